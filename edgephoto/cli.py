@@ -1,0 +1,62 @@
+"""Command line: ``edgephoto <command> --help`` (or ``python -m edgephoto``).
+
+Each stage contributes its sub-command from ``edgephoto/<stage>/command.py``, a module that only
+imports argparse at import time, so ``edgephoto run`` works on a device with the runtime alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+# (command module, what it adds) -- one row per stage; order is the --help order
+COMMANDS = [
+    "edgephoto.data.command",       # data
+    "edgephoto.train.command",      # train
+    "edgephoto.compress.command",   # compress
+    "edgephoto.export.command",     # export
+    "edgephoto.bench.command",      # bench
+    "edgephoto.runtime.command",    # run, adjust...
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    p = argparse.ArgumentParser(prog="edgephoto", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"edgephoto {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in COMMANDS:
+        try:
+            importlib.import_module(mod).register(sub)
+        except ImportError as e:
+            # a stage that is not installed (e.g. the build stages on a Pi) is simply absent
+            if "edgephoto" in str(e):
+                raise
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        rc = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except UserError as e:
+        print(f"edgephoto {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return int(rc or 0)
+
+
+class UserError(Exception):
+    """Raised for problems the user can fix; printed as one line, no traceback."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""torch Datasets over the folder readers (build stages only: imports torch)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .folders import PairFolder, load_gray, load_rgb
+
+
+def to_input_tensor(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    x = rgb_u8.astype(np.float32) / 255.0
+    x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+class MaskDataset(Dataset):
+    """(image, mask) pairs resized to ``size`` x ``size``; ``augment`` adds flips and crops."""
+
+    def __init__(self, pairs: PairFolder, size: int, mean, std, augment: bool = False) -> None:
+        self.pairs, self.size, self.mean, self.std, self.augment = pairs, size, mean, std, augment
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int):
+        ip, mp = self.pairs[i]
+        s = self.size
+        if self.augment:
+            # random crop keeping >= 80% of each side, then resize: mild scale jitter
+            rng = np.random.default_rng()
+            img = load_rgb(ip)
+            mask = load_gray(mp, (img.shape[1], img.shape[0]))
+            h, w = mask.shape
+            ch, cw = int(h * rng.uniform(0.8, 1.0)), int(w * rng.uniform(0.8, 1.0))
+            y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+            img, mask = img[y:y + ch, x:x + cw], mask[y:y + ch, x:x + cw]
+            from PIL import Image
+            img = np.asarray(Image.fromarray(img).resize((s, s), Image.BILINEAR))
+            mask = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).resize((s, s), Image.BILINEAR),
+                              dtype=np.float32) / 255.0
+            if rng.random() < 0.5:
+                img, mask = img[:, ::-1], mask[:, ::-1]
+        else:
+            img = load_rgb(ip, (s, s))
+            mask = load_gray(mp, (s, s))
+        return to_input_tensor(img, self.mean, self.std), torch.from_numpy(np.ascontiguousarray(mask)[None])

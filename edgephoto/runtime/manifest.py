@@ -1,0 +1,97 @@
+"""The manifest: one JSON file beside every exported model, the only thing the runtime trusts.
+
+Layout of an exported model directory (one per task x variant x format x precision)::
+
+    dist/<task>/<variant>/<format>_<precision>/
+        manifest.json
+        model.onnx | model.tflite | model.json + *.bin (TF.js)
+
+Manifest fields (``version`` 1)::
+
+    {"version": 1,
+     "task": "matte", "variant": "student-kd-t2", "arch": "u2netp_slim",
+     "format": "tflite", "precision": "int8", "engine": "litert",
+     "file": "model.tflite", "sha256": "...", "bytes": 312345,
+     "shipped": true,                       # the variant the runtime/page use by default
+     "input": {"name": "image", "layout": "NHWC", "size": [192, 192], "channels": "RGB",
+               "range": [0, 1], "mean": [...], "std": [...], "dtype": "float32"},
+     "output": {"name": "mask", "kind": "alpha", "range": [0, 1], "channels": 1, "meaning": "..."},
+     "inference": {"mode": "resize", "resample": "bilinear"},   # or {"mode": "tile", ...}
+     "params": 286237, "macs": 1.2e9,
+     "parity": {"reference": "torch-fp32", "images": 16, "max_abs": ..., "mean_abs": ...,
+                "mae_drop": ..., "iou_drop": ...},
+     "metrics": {"mae": ..., "max_f": ..., "iou": ..., "split": "test", "images": 200},
+     "source": {"checkpoint": "...", "edgephoto": "0.1.0", "created": "ISO time"}}
+
+The runtime feeds ``(pixels/255 - mean) / std`` in ``layout`` at ``size`` and reads the output by
+``output.kind``. Int8 models carry their quantization inside the file; the engine reads it there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+REQUIRED = ("task", "format", "precision", "file", "input", "output", "inference")
+
+
+class ManifestError(ValueError):
+    """A model directory that cannot be used; the message is one line for the user."""
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file, or of all files of a directory (sorted by name) for multi-file models."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != MANIFEST_NAME) \
+        if path.is_dir() else [path]
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def load_manifest(model_dir: Path) -> Dict[str, Any]:
+    """Read and check ``model_dir/manifest.json`` (``model_dir`` may also be the file itself)."""
+    p = Path(model_dir)
+    if p.is_dir():
+        p = p / MANIFEST_NAME
+    if not p.is_file():
+        raise ManifestError(f"no {MANIFEST_NAME} in {p.parent} (is this an exported model directory?)")
+    try:
+        m = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ManifestError(f"unreadable manifest {p}: {e}") from None
+    missing = [k for k in REQUIRED if k not in m]
+    if missing:
+        raise ManifestError(f"manifest {p} lacks field(s): {', '.join(missing)}")
+    if int(m.get("version", 1)) > MANIFEST_VERSION:
+        raise ManifestError(f"manifest {p} has version {m['version']}; this runtime reads up to "
+                            f"{MANIFEST_VERSION} (upgrade edgephoto)")
+    m["_dir"] = str(p.parent)
+    return m
+
+
+def model_file(manifest: Dict[str, Any]) -> Path:
+    f = Path(manifest["_dir"]) / manifest["file"]
+    if not f.exists():
+        raise ManifestError(f"model file {f} named by the manifest is missing")
+    return f
+
+
+def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
+    """Write JSON via a temporary file + rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:
+        json.dump({k: v for k, v in data.items() if not k.startswith("_")}, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
