@@ -11,6 +11,9 @@ import importlib
 import sys
 from typing import List, Optional
 
+from .errors import UserError
+from .registry import RegistryError
+
 # (command module, what it adds) -- one row per stage; order is the --help order
 COMMANDS = [
     "edgephoto.data.command",       # data
@@ -48,14 +51,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except UserError as e:
+    except (UserError, RegistryError) as e:
         print(f"edgephoto {args.command}: error: {e}", file=sys.stderr)
         return 2
     return int(rc or 0)
-
-
-class UserError(Exception):
-    """Raised for problems the user can fix; printed as one line, no traceback."""
 
 
 if __name__ == "__main__":

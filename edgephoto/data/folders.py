@@ -15,10 +15,12 @@ from typing import List, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..errors import UserError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset folder that cannot be used; the message is one line for the user."""
 
 

@@ -36,12 +36,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict
 
+from ..errors import UserError
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 REQUIRED = ("task", "format", "precision", "file", "input", "output", "inference")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A model directory that cannot be used; the message is one line for the user."""
 
 
