@@ -1,0 +1,94 @@
+"""edgephoto's device runtime: load an exported model directory by its manifest and run it.
+
+Imports only numpy, Pillow and (when a model is loaded) one inference engine; never torch or
+TensorFlow (``tensorflow`` is used only if asked for, or as the last fallback for TFLite)::
+
+    from edgephoto import runtime
+    model = runtime.load(runtime.find_model("matte"))          # or load("dist/matte/.../tflite_int8")
+    result = model.predict("photo.jpg")                        # EXIF/CMYK/16-bit/... handled
+    result.mask           # float32 HxW in [0, 1] at the photo's full resolution
+    result.save("cutout.png")                                  # RGBA cut-out
+
+Errors the user can fix are ``UserError`` subclasses with a one-line message: ``ImageError``
+(bad/huge/corrupt input), ``ManifestError`` (bad model directory), ``EngineError`` (no engine).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+from ..errors import UserError
+from .engines import ENGINES, EngineError, available_engines, can_run, pick_engine
+from .imageio import ImageError, Photo, read_image
+from .manifest import MANIFEST_NAME, ManifestError, load_manifest, model_file, sha256_of
+from .model import MODES, OUTPUT_KINDS, Model, Result, preprocess
+
+__all__ = ["load", "find_model", "list_models", "Model", "Result", "Photo", "read_image", "preprocess",
+           "ENGINES", "MODES", "OUTPUT_KINDS", "available_engines", "UserError", "ImageError",
+           "ManifestError", "EngineError", "PREFERENCE"]
+
+# find_model's order: what a device should run when nothing is asked (int8 first: smallest, fastest)
+PREFERENCE = ["tflite_int8", "onnx_int8", "tflite_fp32", "onnx_fp32", "tflite_fp16", "onnx_fp16"]
+
+
+def _check_file(manifest: Dict, path: Path) -> None:
+    want_bytes, want_sha = manifest.get("bytes"), manifest.get("sha256")
+    if want_bytes is not None and path.is_file() and path.stat().st_size != int(want_bytes):
+        raise ManifestError(f"{path} is {path.stat().st_size} bytes, the manifest says {want_bytes} "
+                            f"(truncated or replaced? re-export it)")
+    if want_sha and sha256_of(path) != want_sha and sha256_of(path.parent) != want_sha:
+            raise ManifestError(f"{path} does not match the manifest's sha256 (corrupt or replaced? re-export it)")
+
+
+def load(model_dir: Union[str, Path], engine: Optional[str] = None, threads: Optional[int] = None,
+         verify: bool = True) -> Model:
+    """Load ``model_dir`` (with its ``manifest.json``) on ``engine`` (default: best installed)."""
+    m = load_manifest(Path(model_dir))
+    path = model_file(m)
+    if verify:
+        _check_file(m, path)
+    cls = pick_engine(m["format"], requested=engine, preferred=m.get("engine"))
+    layout = m["input"].get("layout", "NHWC")
+    return Model(m, cls(str(path), threads=threads, layout=layout))
+
+
+def list_models(task: Optional[str] = None, dist: Union[str, Path] = "dist") -> List[Dict]:
+    """Manifests of every exported model under ``dist`` (``dist/<task>/<variant>/<fmt>_<prec>/``)."""
+    root = Path(dist)
+    pattern = f"{task}/*/*/{MANIFEST_NAME}" if task else f"*/*/*/{MANIFEST_NAME}"
+    out = []
+    for p in sorted(root.glob(pattern)):
+        try:
+            out.append(load_manifest(p.parent))
+        except ManifestError:
+            continue
+    return out
+
+
+def find_model(task: str, dist: Union[str, Path] = "dist", format: Optional[str] = None,
+               precision: Optional[str] = None) -> Path:
+    """The model directory a device should use for ``task``.
+
+    The shipped variant (manifest ``shipped: true``) first; within it tflite int8, then onnx int8,
+    then fp32 (then fp16), keeping only formats whose engine is installed here.
+    """
+    found = list_models(task, dist)
+    if not found:
+        raise ManifestError(f"no exported model for task '{task}' under {dist}/ "
+                            f"(run `make export`, or pass --model DIR)")
+    cands = [m for m in found
+             if (format is None or m["format"] == format) and (precision is None or m["precision"] == precision)]
+    runnable = [m for m in cands if can_run(m["format"])]
+    if not runnable:
+        what = "/".join(x for x in (format, precision) if x) or "any format"
+        fmts = sorted({m["format"] for m in cands}) or ["none"]
+        raise EngineError(f"no runnable '{task}' model ({what}) under {dist}/: found formats "
+                          f"{', '.join(fmts)}; installed engines: {', '.join(available_engines()) or 'none'}")
+
+    def key(m):
+        fp = f"{m['format']}_{m['precision']}"
+        return (not m.get("shipped", False), PREFERENCE.index(fp) if fp in PREFERENCE else 99,
+                m.get("variant", ""))
+
+    return Path(sorted(runnable, key=key)[0]["_dir"])
