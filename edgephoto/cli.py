@@ -24,6 +24,9 @@ COMMANDS = [
     "edgephoto.runtime.command",    # run, adjust...
 ]
 
+# packages only the build extra installs: a missing one means "install edgephoto[build]"
+BUILD_ONLY = {"torch", "tensorflow", "tensorflowjs", "onnx", "onnx2tf", "nncf", "skimage", "tf_keras"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
@@ -33,9 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in COMMANDS:
         try:
             importlib.import_module(mod).register(sub)
-        except ImportError as e:
-            # a stage that is not installed (e.g. the build stages on a Pi) is simply absent
-            if "edgephoto" in str(e):
+        except ModuleNotFoundError as e:
+            if e.name != mod:  # a stage missing from this install is simply absent
                 raise
     return p
 
@@ -54,6 +56,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (UserError, RegistryError) as e:
         print(f"edgephoto {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] in BUILD_ONLY:
+            print(f"edgephoto {args.command}: error: this command needs the build stack "
+                  f"({e.name} is not installed): pip install 'edgephoto[build]'", file=sys.stderr)
+            return 2
+        raise
     return int(rc or 0)
 
 

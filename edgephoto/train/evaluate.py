@@ -1,0 +1,33 @@
+"""Evaluate a PyTorch model on a split at the ground truth's resolution (task metrics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task, data_root: Path, split: str = "val",
+             size: Optional[int] = None, limit: Optional[int] = None) -> Dict[str, float]:
+    from ..data.folders import load_rgb
+    from ..data.torch_datasets import to_input_tensor
+
+    size = size or task.input_size
+    head = task.export_module(model)
+    pairs = task.eval_pairs(data_root, split)[:limit]
+    preds, targets = [], []
+    for ip, tp in pairs:
+        target = task.load_target(tp)
+        x = to_input_tensor(load_rgb(ip, (size, size)), task.mean, task.std)[None]
+        y = head(x)
+        y = F.interpolate(y, size=target.shape[:2], mode="bilinear", align_corners=False)
+        preds.append(y[0, 0].numpy())
+        targets.append(target)
+    out = task.metrics(preds, targets)
+    out["images"] = len(pairs)
+    out["split"] = split
+    return out

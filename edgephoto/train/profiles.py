@@ -1,0 +1,40 @@
+"""Training profiles: how long and how big each role trains. Data, not code.
+
+``demo`` finishes the whole pipeline on 2 CPU cores in minutes (quality is modest);
+``starter`` is what the committed starter weights were trained with; ``paper`` follows the
+published recipe (Adam 1e-4 -> 1e-5, at 320x320) for users with a GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
+    "smoke": {  # tests: seconds
+        "teacher": dict(steps=4, batch=2, lr=1e-3, size=64),
+        "student": dict(steps=4, batch=2, lr=1e-3, size=64),
+        "distill": dict(steps=4, batch=2, lr=1e-3, size=64),
+    },
+    "demo": {
+        "teacher": dict(steps=200, batch=8, lr=2e-3),
+        "student": dict(steps=200, batch=8, lr=2e-3),
+        "distill": dict(steps=200, batch=8, lr=2e-3),
+    },
+    "starter": {
+        "teacher": dict(steps=2500, batch=8, lr=2e-3),
+        "student": dict(steps=3000, batch=8, lr=2e-3),
+        "distill": dict(steps=3000, batch=8, lr=2e-3),
+    },
+    "paper": {
+        "teacher": dict(steps=400000, batch=12, lr=1e-4, size=320, arch="u2net"),
+        "student": dict(steps=400000, batch=12, lr=1e-4, size=320, arch="u2netp"),
+        "distill": dict(steps=400000, batch=12, lr=1e-4, size=320, arch="u2netp"),
+    },
+}
+
+
+def profile(name: str, role: str) -> Dict[str, Any]:
+    if name not in PROFILES:
+        from ..errors import UserError
+        raise UserError(f"unknown profile '{name}' (known: {', '.join(PROFILES)})")
+    return dict(PROFILES[name][role])

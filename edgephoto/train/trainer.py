@@ -1,0 +1,210 @@
+"""The trainer: plain supervised training or distillation from a teacher checkpoint.
+
+- Adam with a two-phase step schedule (the U2-Net recipe: lr, then lr/10 for the last third).
+- A checkpoint (model + optimizer + scheduler + step) every ``ckpt_every`` steps and at the end;
+  an interrupted run resumes from it with the same command.
+- A JSONL metrics log (``metrics.jsonl``): loss, lr, throughput, periodic validation.
+- Data-parallel under ``torchrun``: the process group comes from the environment (gloo on CPU),
+  each rank sees its shard of every epoch, only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from ..models import count_parameters, create_model
+from ..utils.progress import fmt_duration, log
+from .checkpoint import load_model, read_checkpoint, save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    task: str
+    arch: str
+    data: str
+    out: str
+    steps: int = 200
+    batch: int = 8
+    lr: float = 2e-3
+    size: Optional[int] = None          # default: the task's input size
+    ckpt_every: int = 100
+    eval_every: int = 0                 # 0: only at the end
+    eval_limit: int = 100
+    log_every: int = 10
+    seed: int = 0
+    threads: int = 0                    # 0: torch's default
+    teacher: Optional[str] = None       # checkpoint path -> distillation
+    temperature: float = 2.0
+    alpha: float = 0.5                  # weight of the ground-truth loss when distilling
+    hint_weight: float = 0.0            # side-output hints when distilling
+    resume: bool = True
+    sync_check: bool = False            # write each rank's parameter digest (DDP test)
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+def _dist_setup():
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return rank, (dist.get_world_size() if dist.is_initialized() else 1)
+
+
+def param_digest(model: torch.nn.Module) -> float:
+    """A float that changes with any parameter or buffer: sum of (index+1) * mean."""
+    net = model.module if hasattr(model, "module") else model
+    return float(sum((i + 1) * t.double().mean() for i, t in enumerate(net.state_dict().values())
+                     if t.is_floating_point()))
+
+
+def lr_factor(step: int, total: int) -> float:
+    """Short linear warm-up, lr for two thirds of the run, lr/10 after (U2-Net's 1e-4 -> 1e-5)."""
+    warm = min(50, max(1, total // 20))
+    if step < warm:
+        return (step + 1) / warm
+    return 1.0 if step < (2 * total) // 3 else 0.1
+
+
+def train(cfg: TrainConfig) -> Dict[str, Any]:
+    from ..tasks import get_task
+    from .evaluate import evaluate
+
+    rank, world = _dist_setup()
+    is_main = rank == 0
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    task = get_task(cfg.task)
+    size = cfg.size or task.input_size
+    out = Path(cfg.out)
+    ckpt_path = out / "ckpt.pt"
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.arch)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps))
+    step = 0
+    if cfg.resume and ckpt_path.exists():
+        state = read_checkpoint(ckpt_path)
+        if state["arch"] != cfg.arch:
+            from ..errors import UserError
+            raise UserError(f"{ckpt_path} holds a {state['arch']}, not a {cfg.arch}: "
+                            f"use another --out or --no-resume")
+        model.load_state_dict(state["model"])
+        if "optimizer" in state:
+            opt.load_state_dict(state["optimizer"])
+        if "scheduler" in state:
+            sched.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        if is_main:
+            log(f"[train {cfg.task}/{out.name}] resuming from step {step} ({ckpt_path})")
+
+    teacher = None
+    if cfg.teacher:
+        teacher, tstate = load_model(Path(cfg.teacher))
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+
+    ddp_model = model
+    if world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(model)
+
+    dataset = task.dataset(Path(cfg.data), "train", size, train=True)
+    if world > 1:
+        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+    else:
+        g = torch.Generator().manual_seed(cfg.seed + step)
+        sampler = RandomSampler(dataset, generator=g)
+    loader = DataLoader(dataset, batch_size=cfg.batch, sampler=sampler, drop_last=len(dataset) >= cfg.batch,
+                        num_workers=0)
+    config = asdict(cfg)
+    config.update(size=size, world_size=world)
+    if is_main:
+        kind = f"distill T={cfg.temperature:g} from {cfg.teacher}" if teacher else "supervised"
+        log(f"[train {cfg.task}/{out.name}] {cfg.arch} ({count_parameters(model) / 1e6:.2f} M params), "
+            f"{kind}, {len(dataset)} train images at {size}px, batch {cfg.batch} x {world} process(es), "
+            f"{cfg.steps} steps")
+
+    metrics_f = open(out / "metrics.jsonl", "a") if is_main else None
+    model.train()
+    t0, seen, epoch = time.time(), 0, step * cfg.batch * world // max(len(dataset), 1)
+    last = {}
+    try:
+        while step < cfg.steps:
+            if world > 1:
+                sampler.set_epoch(epoch)
+            for x, y in loader:
+                if step >= cfg.steps:
+                    break
+                raw = ddp_model(x)
+                if teacher is not None:
+                    with torch.no_grad():
+                        traw = teacher(x)
+                    loss = task.distill_loss(raw, traw, y, cfg.temperature, cfg.alpha, cfg.hint_weight)
+                else:
+                    loss = task.loss(raw, y)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                seen += x.shape[0] * world
+                if is_main and (step % cfg.log_every == 0 or step == cfg.steps):
+                    el = time.time() - t0
+                    rate = seen / el if el else 0.0
+                    rec = {"step": step, "loss": round(loss.item(), 5), "lr": opt.param_groups[0]["lr"],
+                           "img_per_s": round(rate, 2), "elapsed_s": round(el, 1)}
+                    metrics_f.write(json.dumps(rec) + "\n")
+                    metrics_f.flush()
+                    eta = (cfg.steps - step) * cfg.batch * world / rate if rate else 0
+                    log(f"[train {cfg.task}/{out.name}] step {step}/{cfg.steps} loss {loss.item():.4f} "
+                        f"lr {rec['lr']:.1e} {rate:.1f} img/s eta {fmt_duration(eta)}")
+                if is_main and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
+                    model.eval()
+                    last = evaluate(model, task, Path(cfg.data), "val", size, cfg.eval_limit)
+                    model.train()
+                    metrics_f.write(json.dumps({"step": step, "val": last}) + "\n")
+                    log(f"[train {cfg.task}/{out.name}] step {step} val {_fmt(last)}")
+                if is_main and step % cfg.ckpt_every == 0:
+                    save_checkpoint(ckpt_path, model, task=cfg.task, arch=cfg.arch, input_size=size,
+                                    step=step, optimizer=opt, scheduler=sched, config=config)
+            epoch += 1
+    finally:
+        if metrics_f:
+            metrics_f.close()
+
+    if cfg.sync_check:
+        (out / f"sync_rank{rank}.json").write_text(json.dumps({"rank": rank, "step": step,
+                                                               "digest": param_digest(model)}))
+    result: Dict[str, Any] = {"step": step}
+    if is_main:
+        model.eval()
+        val = evaluate(model, task, Path(cfg.data), "val", size, cfg.eval_limit)
+        result["val"] = val
+        save_checkpoint(ckpt_path, model, task=cfg.task, arch=cfg.arch, input_size=size, step=step,
+                        optimizer=opt, scheduler=sched, metrics={"val": val}, config=config)
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, "val": val, "final": True}) + "\n")
+        log(f"[train {cfg.task}/{out.name}] done at step {step} in {fmt_duration(time.time() - t0)}; "
+            f"val {_fmt(val)}; checkpoint {ckpt_path}")
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+def _fmt(metrics: Dict[str, Any]) -> str:
+    return " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float) and not math.isnan(v))

@@ -1,0 +1,1 @@
+"""Small helpers shared by the build stages (progress lines, timing)."""
