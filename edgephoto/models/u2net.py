@@ -200,6 +200,7 @@ def _small(mid: int, out: int):
 
 
 _P_ENC, _P_DEC = _small(16, 64)
+_SLIM_ENC, _SLIM_DEC = _small(8, 32)
 
 VARIANTS = {
     # published full model: 44.0 M parameters
@@ -210,6 +211,8 @@ VARIANTS = {
     "u2net_lite": dict(encoder=_scaled(_FULL_ENCODER, 4), decoder=_scaled(_FULL_DECODER, 4)),
     # the full layout at an eighth of the channels (~0.70 M): the default shipped student. Few
     # channels at full resolution make it cheaper per pixel than u2netp (64 channels there).
+    # u2netp at half the channels (~0.29 M)
+    "u2netp_slim": dict(encoder=_SLIM_ENC, decoder=_SLIM_DEC),
     "u2net_tiny": dict(encoder=_scaled(_FULL_ENCODER, 8), decoder=_scaled(_FULL_DECODER, 8)),
 }
 
