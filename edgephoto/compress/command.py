@@ -1,0 +1,49 @@
+"""``edgephoto compress``: distill students from the teacher (T = 2 and 7 by default), then select
+the variant that ships. ``--weights starter`` instead installs the committed starter student."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..train.command import add_common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compress", help="distill students from the teacher and pick the shipped variant",
+                       description=__doc__)
+    add_common(p)
+    p.add_argument("--temperatures", default="2,7", help="comma list of distillation temperatures")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the ground-truth loss (0..1)")
+    p.add_argument("--hint-weight", type=float, default=0.0,
+                   help="weight of the side-output (intermediate) hints; 0 disables them")
+    p.add_argument("--teacher", default=None, help="teacher checkpoint (default: runs/<task>/teacher/ckpt.pt)")
+    p.add_argument("--arch", default=None, help="student architecture (default: the task's)")
+    p.add_argument("--weights", default=None, choices=["starter"],
+                   help="skip distillation and ship the committed starter weights")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import UserError
+    from ..tasks import get_task
+    from .select import select_shipped
+
+    task = get_task(args.task)
+    data = Path(args.data or task.default_data_root())
+    if args.weights == "starter":
+        from ..weights import install_starter
+        name = install_starter(args.task, Path(args.runs))
+        select_shipped(args.task, Path(args.runs), data, only=[name])
+        return 0
+    try:
+        temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    except ValueError:
+        raise UserError(f"--temperatures must be numbers, got '{args.temperatures}'") from None
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError("--alpha must be within 0..1")
+    from .distill import distill_all
+    distill_all(args, temps)
+    select_shipped(args.task, Path(args.runs), data)
+    return 0

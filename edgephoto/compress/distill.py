@@ -1,0 +1,38 @@
+"""Knowledge distillation: train the task's student against a trained teacher's soft targets.
+
+The student learns from ``alpha * task loss(ground truth) + (1 - alpha) * T^2 * soft-target loss``
+with the teacher's outputs softened by temperature ``T`` (Hinton et al.); with ``hint_weight`` > 0
+the teacher's intermediate (side) outputs are matched too. One run per temperature, written to
+``runs/<task>/student-kd-t<T>/`` so the bench can compare them side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Sequence
+
+
+def variant_name(temperature: float) -> str:
+    return f"student-kd-t{temperature:g}"
+
+
+def distill_all(args, temperatures: Sequence[float]) -> Dict[str, Any]:
+    """Run one distillation per temperature (resumable); returns {variant: val metrics}."""
+    from ..errors import UserError
+    from ..tasks import get_task
+    from ..train.command import make_config
+    from ..train.trainer import train
+
+    task = get_task(args.task)
+    teacher = Path(args.teacher) if args.teacher else Path(args.runs) / args.task / "teacher" / "ckpt.pt"
+    if not teacher.is_file():
+        raise UserError(f"no teacher checkpoint at {teacher} (run `edgephoto train --role teacher` "
+                        f"first, or pass --teacher)")
+    results = {}
+    for T in temperatures:
+        name = variant_name(T)
+        cfg = make_config(args, name, "distill", Path(args.runs) / args.task / name,
+                          args.arch or task.student_arch, teacher=str(teacher),
+                          temperature=float(T), alpha=args.alpha, hint_weight=args.hint_weight)
+        results[name] = train(cfg).get("val", {})
+    return results
