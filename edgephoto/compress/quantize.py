@@ -1,0 +1,135 @@
+"""Post-training quantization: the calibration set, ONNX int8 (static QDQ) and ONNX fp16.
+
+Calibration is always a *named folder of real task images* (by default the task data's train
+split, ``data/<task>/train/images``), never random noise; the folder and the number of images used
+are recorded in every quantized manifest (``quantization.calibration``).
+
+- ``CalibrationSet.from_folder(task, folder, size)``: up to ``limit`` images, spread evenly over
+  the sorted folder, decoded like the runtime does (RGB, bilinear resize to the model's square
+  input, ``(x/255 - mean) / std``) -> ``nchw()`` / ``nhwc()`` float32 arrays.
+- ``quantize_onnx_int8(src, dst, calib)``: static QDQ quantization with onnxruntime's quantizer:
+  per-channel symmetric int8 weights, uint8 asymmetric activations (MinMax calibration) -- the
+  U8S8 pairing onnxruntime's x86/ARM kernels are fastest with. ``method="nncf"`` uses NNCF instead.
+- ``convert_onnx_fp16(src, dst)``: fp16 weights and compute, float32 graph inputs/outputs (so the
+  runtime feeds the same float32 image to every ONNX model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+DEFAULT_CALIB_IMAGES = 32
+
+
+def preprocess(path: Path, size: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """One image -> float32 HWC normalized array at ``size x size`` (the runtime's resize mode)."""
+    from ..data.folders import load_rgb
+
+    x = load_rgb(path, (size, size)).astype(np.float32) / 255.0
+    return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+
+
+@dataclass
+class CalibrationSet:
+    folder: Path
+    paths: List[Path]
+    images: np.ndarray          # N x H x W x 3 float32, normalized
+
+    @classmethod
+    def from_folder(cls, folder: Path, size: int, mean: Sequence[float], std: Sequence[float],
+                    limit: int = DEFAULT_CALIB_IMAGES) -> "CalibrationSet":
+        from ..data.folders import DatasetError, list_images
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DatasetError(f"calibration folder not found: {folder} (pass --calib DIR with real "
+                               f"task images, or run `edgephoto data`)")
+        paths = list_images(folder)
+        if not paths:
+            raise DatasetError(f"no images in calibration folder {folder}")
+        if limit and len(paths) > limit:   # spread over the folder, deterministic
+            idx = np.linspace(0, len(paths) - 1, limit).round().astype(int)
+            paths = [paths[i] for i in sorted(set(idx))]
+        imgs = np.stack([preprocess(p, size, mean, std) for p in paths]).astype(np.float32)
+        return cls(folder, paths, imgs)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def nhwc(self) -> np.ndarray:
+        return self.images
+
+    def nchw(self) -> np.ndarray:
+        return np.ascontiguousarray(self.images.transpose(0, 3, 1, 2))
+
+    def info(self) -> Dict[str, Any]:
+        """The manifest's ``quantization.calibration`` block."""
+        return {"folder": str(self.folder), "images": len(self.paths)}
+
+
+def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: str = "image",
+                       method: str = "onnxruntime") -> Dict[str, Any]:
+    """Static int8 QDQ quantization of ``src`` into ``dst``; returns the manifest's quantization block."""
+    src, dst = Path(src), Path(dst)
+    data = calib.nchw()
+    if method == "nncf":
+        import nncf
+        import onnx
+
+        model = onnx.load(str(src))
+        ds = nncf.Dataset([{input_name: data[i:i + 1]} for i in range(len(data))])
+        q = nncf.quantize(model, ds, subset_size=len(data))
+        onnx.save(q, str(dst))
+        scheme = {"tool": f"nncf {nncf.__version__}", "format": "QDQ"}
+    elif method == "onnxruntime":
+        import onnxruntime
+        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                              QuantType, quantize_static)
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.i = 0
+
+            def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+                if self.i >= len(data):
+                    return None
+                self.i += 1
+                return {input_name: data[self.i - 1:self.i]}
+
+            def rewind(self) -> None:
+                self.i = 0
+
+        import logging
+
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)   # quiet the "consider pre-processing" advice
+        try:
+            quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        finally:
+            root.setLevel(level)
+        scheme = {"tool": f"onnxruntime {onnxruntime.__version__} quantize_static", "format": "QDQ"}
+    else:
+        from ..errors import UserError
+        raise UserError(f"unknown int8 quantizer '{method}' (known: onnxruntime, nncf)")
+    return {"mode": "static", "weights": "int8 per-channel symmetric",
+            "activations": "uint8 per-tensor asymmetric" if method == "onnxruntime" else "int8/uint8 (nncf)",
+            "io": "float32", **scheme, "calibration": calib.info()}
+
+
+def convert_onnx_fp16(src: Path, dst: Path) -> Dict[str, Any]:
+    """fp16 weights and activations; graph inputs/outputs stay float32."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(src))
+    half = convert_float_to_float16(model, keep_io_types=True)
+    onnx.save(half, str(dst))
+    return {"mode": "fp16", "weights": "float16", "activations": "float16", "io": "float32"}

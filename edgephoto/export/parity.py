@@ -1,0 +1,123 @@
+"""Parity of an exported artifact against the PyTorch model it came from, on held-out images.
+
+The parity images are the task data's test split (default 16 images, spread over the split;
+the val split when there is no test split). Every artifact gets the same normalized float32 input as
+the PyTorch export module; the comparison is on the output (mask probability):
+
+- ``max_abs`` / ``mean_abs``: artifact vs PyTorch, at the model's resolution;
+- ``mae`` / ``iou`` of both against the ground truth (predictions upsampled bilinearly to the
+  ground truth's size, as the runtime does) and ``mae_drop = mae_artifact - mae_torch``,
+  ``iou_drop = iou_torch - iou_artifact`` (positive = the artifact is worse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..errors import UserError
+
+DEFAULT_PARITY_IMAGES = 16
+
+
+@dataclass
+class ParitySet:
+    split: str
+    pairs: List[tuple]
+    images: np.ndarray                  # N x S x S x 3 float32, normalized
+    targets: List[np.ndarray]           # ground truth at native size
+    reference: Optional[np.ndarray] = None     # torch output N x S x S
+    reference_metrics: Dict[str, float] = field(default_factory=dict)
+
+
+def load_parity_set(task, data_root: Path, size: int, n: int = DEFAULT_PARITY_IMAGES) -> ParitySet:
+    from ..compress.quantize import preprocess
+
+    data_root = Path(data_root)
+    pairs, split, errors = [], None, []
+    for split in ("test", "val"):
+        if not (data_root / split).is_dir():
+            errors.append(f"{data_root / split} missing")
+            continue
+        try:
+            pairs = task.eval_pairs(data_root, split)
+        except UserError as e:
+            errors.append(str(e))
+            continue
+        if pairs:
+            break
+    if not pairs:
+        raise UserError(f"no held-out images for parity under {data_root} ({'; '.join(errors)}); "
+                        f"pass --data with a test or val split")
+    if n and len(pairs) > n:
+        idx = np.linspace(0, len(pairs) - 1, n).round().astype(int)
+        pairs = [pairs[i] for i in sorted(set(idx))]
+    images = np.stack([preprocess(p, size, task.mean, task.std) for p, _ in pairs]).astype(np.float32)
+    targets = [task.load_target(t) for _, t in pairs]
+    return ParitySet(split, pairs, images, targets)
+
+
+def torch_outputs(module, images_nhwc: np.ndarray) -> np.ndarray:
+    import torch
+
+    outs = []
+    with torch.no_grad():
+        for img in images_nhwc:
+            x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)[None]))
+            outs.append(module(x)[0, 0].float().numpy())
+    return np.stack(outs)
+
+
+def upsample(pred: np.ndarray, shape) -> np.ndarray:
+    """Bilinear resize of a float map to (h, w), like the runtime's mask upsampling."""
+    from PIL import Image
+
+    h, w = shape[:2]
+    if pred.shape == (h, w):
+        return pred
+    im = Image.fromarray(np.asarray(pred, np.float32), mode="F").resize((w, h), Image.BILINEAR)
+    return np.clip(np.asarray(im, np.float32), 0.0, 1.0)
+
+
+def task_metrics(task, preds: np.ndarray, targets: Sequence[np.ndarray]) -> Dict[str, float]:
+    ups = [upsample(p, t.shape) for p, t in zip(preds, targets)]
+    return task.metrics(ups, list(targets))
+
+
+def compare(task, pset: ParitySet, out: np.ndarray) -> (Dict[str, float], Dict[str, float]):
+    """-> (parity block, metrics block) for the manifest."""
+    ref = pset.reference
+    if out.shape != ref.shape:
+        raise RuntimeError(f"artifact output shape {out.shape} differs from PyTorch {ref.shape}")
+    diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
+    met = task_metrics(task, out, pset.targets)
+    rm = pset.reference_metrics
+    parity = {"reference": "torch-fp32", "images": int(len(out)), "split": pset.split,
+              "max_abs": float(diff.max()), "mean_abs": float(diff.mean())}
+    if "mae" in met and "mae" in rm:
+        parity["mae_torch"], parity["mae"] = rm["mae"], met["mae"]
+        parity["mae_drop"] = float(met["mae"] - rm["mae"])
+    if "iou" in met and "iou" in rm:
+        parity["iou_torch"], parity["iou"] = rm["iou"], met["iou"]
+        parity["iou_drop"] = float(rm["iou"] - met["iou"])
+    metrics = {**{k: float(v) for k, v in met.items()}, "split": pset.split, "images": int(len(out)),
+               "note": "parity images at the model's input size, upsampled to the ground truth"}
+    return parity, metrics
+
+
+def run_artifact(spec, model_dir: Path, images_nhwc: np.ndarray) -> np.ndarray:
+    """Run the artifact of ``spec`` in ``model_dir`` on its engine; returns N x S x S."""
+    model_dir = Path(model_dir)
+    if spec.engine == "onnxruntime":
+        from .onnx import run_onnx
+        return run_onnx(model_dir / spec.file, images_nhwc)
+    if spec.engine == "litert":
+        from .tflite import run_tflite
+        return run_tflite(model_dir / spec.file, images_nhwc)
+    if spec.engine == "tfjs":
+        from .tfjs import run_tfjs
+        return run_tfjs(model_dir, images_nhwc)
+    raise RuntimeError(f"no parity runner for engine '{spec.engine}'")
