@@ -99,6 +99,8 @@ class Result:
 class AlphaOutput:
     """A foreground probability map -> full-resolution mask (float32 HxW) + RGBA cut-out."""
 
+    primary = "mask"   # the output metrics are computed on
+
     @staticmethod
     def postprocess(model: "Model", photo: imageio.Photo, raw: List[np.ndarray]) -> Dict[str, np.ndarray]:
         y = raw[0]
@@ -147,6 +149,7 @@ class Model:
         self._mode: Callable = MODES.get(mode)
         self._kind = OUTPUT_KINDS.get(kind)
         self.kind = kind
+        self.primary_output = getattr(self._kind, "primary", None)
 
     def __repr__(self) -> str:
         m = self.manifest

@@ -1,0 +1,40 @@
+"""``edgephoto bench``: measure every artifact in dist/ against budgets.toml (imports only argparse here)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="measure size, latency, memory and quality of every exported model vs budgets.toml",
+        description="One row per task x variant x format under --dist: size, end-to-end latency on a "
+                    "1024x1024 photo through the runtime (decode included; 1 thread and all threads), "
+                    "peak memory, test-split quality, parity, MACs and a pass/fail verdict per budget. "
+                    "Writes <out>/bench.json and <out>/bench.md; exits 1 when a shipped variant misses "
+                    "a budget.")
+    p.add_argument("--dist", default="dist", help="artifact root (default: dist)")
+    p.add_argument("--data", default="data", help="dataset root; the test split is read from "
+                                                  "<data>/<task>/test (default: data)")
+    p.add_argument("--task", help="only this task")
+    p.add_argument("--budgets", default="budgets.toml", help="budgets file (default: budgets.toml)")
+    p.add_argument("--target", default="default", help="budget target, e.g. default, rpi4 (default: default)")
+    p.add_argument("--out", default="reports", help="report folder (default: reports)")
+    p.add_argument("--runs", type=int, default=0, help="timed runs per measurement (default 10; 3 with --quick)")
+    p.add_argument("--threads", type=int, default=None, help="the 'all threads' count (default: all cores)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="score only the first N test images (default: all; 50 with --quick)")
+    p.add_argument("--quick", action="store_true", help="fewer runs and test images (a smoke check)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from .run import run_bench, to_text
+
+    report = run_bench(Path(args.dist), Path(args.data), args.task, Path(args.budgets), args.target,
+                       Path(args.out), args.runs, args.quick, threads_all=args.threads, limit=args.limit)
+    print(to_text(report))
+    print(f"\nwritten {Path(args.out) / 'bench.json'} and {Path(args.out) / 'bench.md'}")
+    return 0 if report["passed"] else 1

@@ -1,0 +1,78 @@
+"""Measure one model in a fresh process: ``python -m edgephoto.bench.probe --model DIR --image IMG``.
+
+Loads the model with ``--threads``, runs ``--warmup`` untimed then ``--runs`` timed end-to-end
+predictions (decode + resize + infer + mask upsample + RGBA composite; writing the output file is
+excluded) and prints one JSON line: per-run seconds, median, p90, the stage breakdown and the
+process's peak RSS (``ru_maxrss``), which is the runtime's peak memory for that photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def percentile(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edgephoto.bench.probe")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--image", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--engine", default=None)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    from .. import runtime
+    try:
+        model = runtime.load(a.model, engine=a.engine, threads=a.threads)
+        load_s = time.perf_counter() - t0
+        rss_loaded = _rss_mb()
+        for _ in range(a.warmup):
+            model.predict(a.image)
+        times, parts = [], {"decode_s": [], "infer_s": [], "post_s": []}
+        for _ in range(a.runs):
+            t = time.perf_counter()
+            r = model.predict(a.image)
+            times.append(time.perf_counter() - t)
+            for k in parts:
+                parts[k].append(r.timings[k])
+    except runtime.UserError as e:
+        print(json.dumps({"error": str(e)}))
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    if sys.platform == "darwin":
+        peak /= 1024.0
+    print(json.dumps({
+        "engine": model.engine.name, "threads": model.engine.threads, "runs": len(times),
+        "times_s": [round(x, 5) for x in times], "median_s": percentile(times, 0.5),
+        "p90_s": percentile(times, 0.9), "load_s": load_s,
+        "breakdown_median_s": {k: percentile(v, 0.5) for k, v in parts.items()},
+        "rss_after_load_mb": rss_loaded, "peak_rss_mb": peak}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

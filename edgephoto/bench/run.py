@@ -1,0 +1,424 @@
+"""The bench proper: rows, verdicts, compression table, and the three reports (stdout, JSON, Markdown)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from .. import runtime
+from ..errors import UserError
+from ..runtime.manifest import MANIFEST_NAME, load_manifest, write_json_atomic
+from .budgets import load_budgets, resolve
+
+LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decode (included) + resize + "
+                "infer + mask upsample to 1024x1024 + RGBA composite; writing the output excluded; "
+                "median and p90 of timed runs after warm-up, each thread count in a fresh process")
+MEMORY_NOTE = "peak RSS (ru_maxrss) of a fresh process that loads the model and processes the 1024x1024 photo"
+
+# BRIEF.md's compression table: (label, variant, format key, document size, document loss)
+COMPRESSION_ROWS = [
+    ("U2-Net big (teacher fp32)", "teacher", "onnx_fp32", "157 MB", 0.009145),
+    ("U2-Net small (student trained alone, fp32)", "student", "onnx_fp32", "9.8 MB", 0.011567),
+    ("big + post-training quantization (teacher int8)", "teacher", "onnx_int8", "41.4 MB", 0.009451),
+    ("distilled from big, T = 2 (fp32)", "student-kd-t2", "onnx_fp32", "9.7 MB", 0.01676),
+    ("distilled from big, T = 7 (fp32)", "student-kd-t7", "onnx_fp32", "9.7 MB", 0.01789),
+]
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def dir_size_mb(d: Path, manifest: Dict[str, Any]) -> float:
+    """What a device downloads: the model file(s), not the manifest."""
+    files = [p for p in d.rglob("*") if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith(".")]
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def find_rows(dist: Path, task: Optional[str]) -> List[Dict[str, Any]]:
+    pattern = f"{task}/*/*/{MANIFEST_NAME}" if task else f"*/*/*/{MANIFEST_NAME}"
+    rows = []
+    for mp in sorted(Path(dist).glob(pattern)):
+        d = mp.parent
+        row: Dict[str, Any] = {"task": d.parent.parent.name, "variant": d.parent.name, "key": d.name,
+                               "dir": str(d), "status": "ok", "notes": []}
+        try:
+            m = load_manifest(d)
+        except UserError as e:
+            row.update(status="error", error=str(e))
+            rows.append(row)
+            continue
+        row.update(task=m["task"], variant=m.get("variant", d.parent.name), format=m["format"],
+                   precision=m["precision"], shipped=bool(m.get("shipped", False)),
+                   size_mb=round(dir_size_mb(d, m), 4), params=m.get("params"),
+                   parity=m.get("parity"), manifest_metrics=m.get("metrics"), _manifest=m)
+        rows.append(row)
+    return rows
+
+
+def make_bench_photo(data: Path, task_name: str, out: Path, side: int = 1024) -> Path:
+    """A 1024x1024 JPEG from the first test image (real content), else a generated scene."""
+    from PIL import Image
+    src = None
+    for sub in ("images", ""):
+        folder = Path(data) / task_name / "test" / sub if sub else Path(data) / "test" / "images"
+        if folder.is_dir():
+            imgs = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            if imgs:
+                src = imgs[0]
+                break
+    if src is not None:
+        with Image.open(src) as im:
+            im = im.convert("RGB").resize((side, side), Image.BICUBIC)
+    else:
+        rng = np.random.default_rng(0)
+        yy, xx = np.mgrid[0:side, 0:side] / side
+        a = np.stack([xx, yy, 0.5 + 0.5 * np.sin(6 * xx * yy)], -1) * 200
+        a[(xx - 0.5) ** 2 + (yy - 0.5) ** 2 < 0.1] = rng.integers(0, 255, 3)
+        im = Image.fromarray(a.astype(np.uint8))
+    im.save(out, quality=92)
+    return out
+
+
+def probe(model_dir: str, image: Path, threads: int, runs: int, warmup: int, timeout: float = 900) -> Dict[str, Any]:
+    repo = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    cmd = [sys.executable, "-m", "edgephoto.bench.probe", "--model", model_dir, "--image", str(image),
+           "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"probe timed out after {timeout:.0f} s"}
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if r.returncode != 0 or not lines:
+        tail = " ".join((r.stderr or "").strip().splitlines()[-1:])[:300]
+        return {"error": f"probe failed (exit {r.returncode}): {tail}"}
+    return json.loads(lines[-1])
+
+
+def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], split: str = "test") -> Dict[str, Any]:
+    """Task metrics on the held-out split through the runtime, at the ground truth's resolution."""
+    from PIL import Image
+
+    from ..metrics import METRICS
+    pairs, load_target, metric_fn = None, None, None
+    try:  # the task's own definitions when the tasks package is importable (it needs no torch)
+        from ..tasks import get_task
+        task = get_task(task_name)
+        pairs = task.eval_pairs(data, split)
+        load_target, metric_fn = task.load_target, task.metrics
+    except ImportError:
+        pass
+    model = runtime.load(model_dir)
+    if pairs is None:
+        from ..data.folders import find_split, load_gray
+        pairs = list(find_split(data, split).pairs)
+        load_target = load_gray
+    if metric_fn is None:
+        metric_fn = METRICS.get(model.kind)
+    if limit:
+        pairs = pairs[:limit]
+    preds, targets = [], []
+    for img, tgt in pairs:
+        g = load_target(tgt)
+        p = model.predict(img, downscale=True, composite=False).outputs[model.primary_output]
+        if p.shape != g.shape[:2]:
+            p = np.asarray(Image.fromarray(p.astype(np.float32), "F").resize((g.shape[1], g.shape[0]), Image.BILINEAR))
+        preds.append(p)
+        targets.append(g)
+    out = {k: float(v) for k, v in metric_fn(preds, targets).items()}
+    out.update(split=split, images=len(pairs))
+    return out
+
+
+def _onnx_macs(d: Path, m: Dict[str, Any]) -> Optional[float]:
+    if m.get("macs"):
+        return float(m["macs"])
+    f = d / m["file"]
+    if m["format"] != "onnx" or not f.is_file():
+        return None
+    try:
+        from ..export.macs import count_macs
+        return float(count_macs(f)) or None
+    except Exception:  # onnx not installed (device) or an op the counter does not know
+        return None
+
+
+def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_mae: Optional[float]) -> Dict[str, Dict[str, Any]]:
+    """{budget: {limit, value, pass}} for what applies to this row; value None = not measured."""
+    v: Dict[str, Dict[str, Any]] = {}
+    key = f"{row.get('format')}_{row.get('precision')}"
+    scale = float(b.get("latency_scale", 1.0))
+    lt = "threads_all" if str(b.get("latency_threads", 1)) == "all" else "threads_1"
+
+    def add(name, limit, value, ok=None):
+        if limit is None:
+            return
+        v[name] = {"limit": limit, "value": value,
+                   "pass": (value is not None and value <= limit) if ok is None else ok}
+
+    runnable = row.get("format") in ("onnx", "tflite")
+    lat = (row.get("latency") or {}).get(lt) or {}
+    add("size_mb", b.get("size_mb"), row.get("size_mb"))
+    if runnable:
+        med = lat.get("median_s")
+        add("latency_s", b.get("latency_s"), None if med is None else med * scale)
+    if row.get("precision") == "int8" and b.get("int8_mae_rel_loss") is not None and runnable:
+        mae = (row.get("quality") or {}).get("mae")
+        rel = None if (mae is None or not fp32_mae) else (mae - fp32_mae) / fp32_mae
+        add("int8_mae_rel_loss", b["int8_mae_rel_loss"], None if rel is None else round(rel, 4))
+    if row.get("shipped"):
+        if key == b.get("ship_format"):
+            add("shipped_size_mb", b.get("shipped_size_mb"), row.get("size_mb"))
+            med1 = ((row.get("latency") or {}).get("threads_1") or {}).get("median_s")
+            add("latency_1024_s", b.get("latency_1024_s"), None if med1 is None else med1 * scale)
+        if runnable:
+            add("peak_mem_mb", b.get("peak_mem_mb"), row.get("peak_mem_mb"))
+            if b.get("max_mae") is not None:
+                add("max_mae", b["max_mae"], (row.get("quality") or {}).get("mae"))
+    return v
+
+
+def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optional[Path], target: str,
+              out: Path, runs: int, quick: bool, threads_all: Optional[int] = None,
+              limit: Optional[int] = None) -> Dict[str, Any]:
+    dist, data, out = Path(dist), Path(data), Path(out)
+    if not dist.is_dir():
+        raise UserError(f"no artifacts folder {dist}/ (run `make export`, or pass --dist)")
+    budgets = load_budgets(budgets_path)
+    rows = find_rows(dist, task)
+    if not rows:
+        raise UserError(f"no exported models under {dist}/" + (f"{task}/" if task else "")
+                        + " (run `make export`, or pass --dist)")
+    n_all = threads_all or (os.cpu_count() or 1)
+    warmup = 1 if quick else 2
+    runs = max(1, runs if runs else (3 if quick else 10))
+    limit = limit if limit else (50 if quick else None)
+    t_start = time.time()
+    tmp = Path(tempfile.mkdtemp(prefix="edgephoto-bench-"))
+    photos: Dict[str, Path] = {}
+    try:
+        for i, row in enumerate(rows, 1):
+            tag = f"({i}/{len(rows)}) {row['task']}/{row['variant']}/{row['key']}"
+            if row["status"] == "error":
+                log(f"{tag}: error: {row['error']}")
+                continue
+            m = row.pop("_manifest")
+            row["macs"] = _onnx_macs(Path(row["dir"]), m)
+            if row["format"] not in ("onnx", "tflite"):
+                row["status"] = "size-only"
+                row["notes"].append(f"{row['format']} is not run by the Python runtime "
+                                    f"(checked by the exporter; parity in the manifest)")
+                log(f"{tag}: {row['size_mb']:.2f} MB ({row['format']}: size only)")
+                continue
+            if not runtime.engines.can_run(row["format"]):
+                row["status"] = "error"
+                row["error"] = f"no engine for {row['format']} installed"
+                log(f"{tag}: skipped, no engine for {row['format']}")
+                continue
+            photo = photos.get(row["task"]) or photos.setdefault(
+                row["task"], make_bench_photo(data, row["task"], tmp / f"{row['task']}_1024.jpg"))
+            row["latency"] = {}
+            for name, n in (("threads_1", 1), ("threads_all", n_all)):
+                if name == "threads_all" and n == 1:
+                    row["latency"][name] = dict(row["latency"]["threads_1"])
+                    continue
+                log(f"{tag}: latency, {n} thread(s), {warmup}+{runs} runs ...")
+                p = probe(row["dir"], photo, n, runs, warmup)
+                if "error" in p:
+                    row.update(status="error", error=p["error"])
+                    break
+                row["engine"] = p["engine"]
+                row["latency"][name] = {k: p[k] for k in ("threads", "median_s", "p90_s", "runs",
+                                                          "breakdown_median_s", "load_s")}
+                if n == 1:
+                    row["peak_mem_mb"] = round(p["peak_rss_mb"], 1)
+            if row["status"] == "error":
+                log(f"{tag}: error: {row['error']}")
+                continue
+            log(f"{tag}: quality on the test split{f' (first {limit})' if limit else ''} ...")
+            try:
+                row["quality"] = quality(row["dir"], data / row["task"] if (data / row["task"]).is_dir() else data,
+                                         row["task"], limit)
+            except UserError as e:
+                row["quality"] = None
+                row["notes"].append(f"quality not measured: {e}")
+            l1 = row["latency"]["threads_1"]
+            q = row.get("quality") or {}
+            log(f"{tag}: {row['size_mb']:.2f} MB, 1 thread {l1['median_s']:.3f} s, "
+                f"{row['peak_mem_mb']:.0f} MB peak" + (f", MAE {q['mae']:.4f}" if q else ""))
+        # MACs of tflite rows: the same network's ONNX count
+        for row in rows:
+            if row.get("macs") is None and row["status"] != "error":
+                same = [r.get("macs") for r in rows if r.get("variant") == row["variant"]
+                        and r["task"] == row["task"] and r.get("macs")]
+                row["macs"] = same[0] if same else None
+        # verdicts
+        failed_shipped = []
+        for row in rows:
+            if row["status"] == "error":
+                row["verdict"], row["pass"] = {}, False
+                if row.get("shipped"):
+                    failed_shipped.append(f"{row['task']}/{row['variant']}/{row['key']} (error)")
+                continue
+            b = resolve(budgets, target, row["task"])
+            fp32 = _fp32_reference(rows, row)
+            row["verdict"] = verdicts(row, b, fp32)
+            row["pass"] = all(x["pass"] for x in row["verdict"].values())
+            if not row["pass"]:
+                row["status"] = "fail"
+                if row.get("shipped"):
+                    missed = [k for k, x in row["verdict"].items() if not x["pass"]]
+                    failed_shipped.append(f"{row['task']}/{row['variant']}/{row['key']} ({', '.join(missed)})")
+        report = {
+            "edgephoto_bench": 1,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                        "cpu_count": os.cpu_count(), "python": platform.python_version()},
+            "target": target, "budgets_file": budgets.get("_path", "built-in defaults"),
+            "budgets": {t: resolve(budgets, target, t) for t in sorted({r["task"] for r in rows})},
+            "dist": str(dist), "data": str(data), "quick": quick, "runs": runs, "warmup": warmup,
+            "threads_all": n_all, "latency_note": LATENCY_NOTE, "memory_note": MEMORY_NOTE,
+            "rows": rows,
+            "compression_table": compression_table(rows),
+            "failed_shipped": failed_shipped, "passed": not failed_shipped,
+            "seconds": round(time.time() - t_start, 1),
+        }
+    finally:
+        for p in tmp.iterdir():
+            p.unlink()
+        tmp.rmdir()
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "bench.json", report)
+    md = to_markdown(report)
+    tmp_md = out / ".bench.md.tmp"
+    tmp_md.write_text(md)
+    os.replace(tmp_md, out / "bench.md")
+    return report
+
+
+def _fp32_reference(rows: List[Dict[str, Any]], row: Dict[str, Any]) -> Optional[float]:
+    """MAE of the fp32 model an int8 row came from: same variant, same format, else onnx fp32."""
+    if row.get("precision") != "int8":
+        return None
+    same = {r["key"]: r for r in rows if r.get("variant") == row.get("variant") and r["task"] == row["task"]}
+    for key in (f"{row['format']}_fp32", "onnx_fp32", "tflite_fp32"):
+        q = (same.get(key) or {}).get("quality") or {}
+        if q.get("mae") is not None:
+            return q["mae"]
+    return None
+
+
+def compression_table(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    out = []
+    tasks = sorted({r["task"] for r in rows}) or ["matte"]
+    for task in tasks:
+        if task != "matte":  # the document's table is about background removal
+            continue
+        for label, variant, key, doc_size, doc_loss in COMPRESSION_ROWS:
+            cands = [r for r in rows if r["task"] == task and r.get("variant") == variant and r["key"] == key]
+            if not cands and key.endswith("fp32"):  # fall back to the other fp32 format
+                cands = [r for r in rows if r["task"] == task and r.get("variant") == variant
+                         and r["key"] == "tflite_fp32"]
+            r = cands[0] if cands else None
+            q = (r or {}).get("quality") or {}
+            out.append({"task": task, "network": label, "variant": variant, "key": r["key"] if r else key,
+                        "built": r is not None, "size_mb": r.get("size_mb") if r else None,
+                        "mae": q.get("mae"), "max_f": q.get("max_f"),
+                        "document_size": doc_size, "document_loss": doc_loss})
+    return out
+
+
+# ----------------------------------------------------------------------------------- rendering
+def _f(x, fmt="{:.3f}", none="-"):
+    return none if x is None else fmt.format(x)
+
+
+def table_rows(report: Dict[str, Any]) -> List[List[str]]:
+    out = []
+    for r in report["rows"]:
+        lat = r.get("latency") or {}
+        l1, la = lat.get("threads_1") or {}, lat.get("threads_all") or {}
+        q = r.get("quality") or {}
+        par = r.get("parity") or {}
+        parity = par.get("max_abs") if par.get("max_abs") is not None else par.get("mae_drop")
+        failed = [k for k, v in (r.get("verdict") or {}).items() if not v["pass"]]
+        verdict = ("error: " + r.get("error", "")) if r["status"] == "error" else \
+            ("pass" if not failed else "FAIL " + ",".join(failed))
+        out.append([
+            r["task"], r.get("variant", "?") + (" *" if r.get("shipped") else ""), r["key"], r["status"],
+            _f(r.get("size_mb"), "{:.3f}"),
+            f"{_f(l1.get('median_s'))}/{_f(l1.get('p90_s'))}" if l1 else "-",
+            f"{_f(la.get('median_s'))}/{_f(la.get('p90_s'))}" if la else "-",
+            _f(r.get("peak_mem_mb"), "{:.0f}"),
+            _f(q.get("mae"), "{:.4f}"), _f(q.get("max_f"), "{:.3f}"),
+            _f(parity, "{:.2g}"), _f(None if r.get("macs") is None else r["macs"] / 1e9, "{:.2f}"),
+            verdict])
+    return out
+
+
+HEADERS = ["task", "variant", "format", "status", "MB", "1 thread med/p90 s", "all threads med/p90 s",
+           "peak MB", "MAE", "max F", "parity", "GMAC", "budgets"]
+
+
+def to_text(report: Dict[str, Any]) -> str:
+    rows = table_rows(report)
+    w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
+    line = lambda cells: "  ".join(c.ljust(w[i]) for i, c in enumerate(cells))  # noqa: E731
+    lines = [line(HEADERS), line(["-" * x for x in w])] + [line(r) for r in rows]
+    lines.append("")
+    lines.append(f"latency: {report['latency_note']}; all threads = {report['threads_all']}")
+    lines.append(f"target: {report['target']} ({report['budgets_file']}); * = shipped variant")
+    ct = report["compression_table"]
+    if ct:
+        lines += ["", "compression table (test split, through the runtime):"]
+        for c in ct:
+            lines.append(f"  {c['network']:<50} " + (f"{c['size_mb']:.2f} MB  MAE {_f(c['mae'], '{:.4f}')}"
+                                                   if c["built"] else "not built")
+                         + f"   (document: {c['document_size']}, loss {c['document_loss']})")
+    lines.append("")
+    lines.append("PASS: every shipped variant meets its budgets" if report["passed"] else
+                 "FAIL: shipped variant(s) miss a budget: " + "; ".join(report["failed_shipped"]))
+    return "\n".join(lines)
+
+
+def to_markdown(report: Dict[str, Any]) -> str:
+    rows = table_rows(report)
+    md = ["# edgephoto bench", "",
+          f"Target `{report['target']}` (budgets: `{report['budgets_file']}`), {report['machine']['cpu_count']} "
+          f"CPU(s), {report['machine']['platform']}, Python {report['machine']['python']}; {report['created']}.",
+          "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    md += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows]
+    md += ["", f"- Latency: {report['latency_note']}. All threads = {report['threads_all']}.",
+           f"- Peak memory: {report['memory_note']}.",
+           "- Quality: MAE / max F-measure on the held-out test split, through the runtime, at the "
+           "ground truth's resolution. Parity: from the manifest (max abs error vs the PyTorch model for "
+           "float formats, MAE drop for quantized ones). `*` = shipped variant.", ""]
+    for task, b in report["budgets"].items():
+        md.append(f"- Budgets for `{task}`: " + ", ".join(f"{k} = {v}" for k, v in b.items()))
+    if report["compression_table"]:
+        md += ["", "## Compression table (BRIEF.md, with our numbers)", "",
+               "| network | artifact | size (MB) | test MAE | max F | document size | document loss |",
+               "|---|---|---|---|---|---|---|"]
+        for c in report["compression_table"]:
+            if c["built"]:
+                md.append(f"| {c['network']} | {c['variant']}/{c['key']} | {c['size_mb']:.2f} | "
+                          f"{_f(c['mae'], '{:.4f}')} | {_f(c['max_f'], '{:.3f}')} | {c['document_size']} | "
+                          f"{c['document_loss']} |")
+            else:
+                md.append(f"| {c['network']} | {c['variant']}/{c['key']} | not built | not built | - | "
+                          f"{c['document_size']} | {c['document_loss']} |")
+        md += ["", "The document's \"loss\" is its own test loss, not MAE; compare trends, not values."]
+    md += ["", "**PASS**: every shipped variant meets its budgets." if report["passed"] else
+           "**FAIL**: " + "; ".join(report["failed_shipped"]), ""]
+    return "\n".join(md)
