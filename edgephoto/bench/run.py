@@ -196,6 +196,7 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
     if not dist.is_dir():
         raise UserError(f"no artifacts folder {dist}/ (run `make export`, or pass --dist)")
     budgets = load_budgets(budgets_path)
+    resolve(budgets, target, task or "")  # an unknown target fails now, not after the measurements
     rows = find_rows(dist, task)
     if not rows:
         raise UserError(f"no exported models under {dist}/" + (f"{task}/" if task else "")

@@ -1,0 +1,90 @@
+"""The bench on a tiny fixture dist: report fields, Markdown, and a non-zero exit on a missed budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime_fixtures import REPO, make_data, make_onnx_dir
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    t = tmp_path_factory.mktemp("bench")
+    make_onnx_dir(t / "dist", variant="student", size=64, shipped=True)
+    make_onnx_dir(t / "dist", variant="teacher", size=64, shipped=False, seed=1)
+    (t / "dist" / "matte" / "student" / "tfjs_fp16").mkdir()   # a size-only row
+    (t / "dist" / "matte" / "student" / "tfjs_fp16" / "model.json").write_text("{}")
+    (t / "dist" / "matte" / "student" / "tfjs_fp16" / "manifest.json").write_text(json.dumps({
+        "version": 1, "task": "matte", "variant": "student", "format": "tfjs", "precision": "fp16",
+        "file": "model.json", "shipped": True, "input": {"size": [64, 64]}, "output": {"kind": "alpha"},
+        "inference": {"mode": "resize"}}))
+    make_data(t / "data" / "matte", n_test=3)
+    return t
+
+
+def _bench(t: Path, budgets: Path, out: Path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "edgephoto", "bench", "--dist", t / "dist", "--data",
+                           t / "data", "--budgets", budgets, "--out", out, "--quick", "--runs", "2"],
+                          capture_output=True, text=True, timeout=600, cwd=t, env=env)
+
+
+def test_bench_report_fields_and_markdown(setup):
+    t = setup
+    r = _bench(t, REPO / "budgets.toml", t / "reports")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(1/3) matte/student/onnx_fp32" in r.stderr          # per-row progress
+    rep = json.loads((t / "reports" / "bench.json").read_text())
+    assert rep["passed"] is True and rep["target"] == "default"
+    rows = {(x["variant"], x["key"]): x for x in rep["rows"]}
+    assert set(rows) == {("student", "onnx_fp32"), ("student", "tfjs_fp16"), ("teacher", "onnx_fp32")}
+    row = rows[("student", "onnx_fp32")]
+    for k in ("status", "size_mb", "latency", "peak_mem_mb", "quality", "parity", "macs", "verdict",
+              "shipped", "engine"):
+        assert k in row, k
+    assert row["status"] == "ok" and row["engine"] == "onnxruntime"
+    for th in ("threads_1", "threads_all"):
+        assert row["latency"][th]["median_s"] > 0 and row["latency"][th]["p90_s"] >= row["latency"][th]["median_s"]
+    assert row["peak_mem_mb"] > 10 and row["macs"] > 0
+    assert row["quality"]["images"] == 3 and 0 <= row["quality"]["mae"] <= 1 and "max_f" in row["quality"]
+    assert row["verdict"]["size_mb"] == {"limit": 20.0, "value": row["size_mb"], "pass": True}
+    assert row["verdict"]["latency_s"]["pass"] and row["verdict"]["peak_mem_mb"]["pass"]
+    assert rows[("student", "tfjs_fp16")]["status"] == "size-only"
+    ct = {c["variant"] + "/" + c["key"]: c for c in rep["compression_table"]}
+    assert ct["teacher/onnx_fp32"]["built"] and ct["teacher/onnx_fp32"]["mae"] is not None
+    assert not ct["student-kd-t2/onnx_fp32"]["built"]
+    md = (t / "reports" / "bench.md").read_text()
+    assert "| matte | student * | onnx_fp32 | ok |" in md and "not built" in md
+    assert "Compression table" in md and "decode (included)" in md
+    assert "PASS" in r.stdout
+
+
+def test_too_strict_budgets_fail(setup):
+    t = setup
+    strict = t / "strict.toml"
+    strict.write_text("[defaults]\nsize_mb = 0.01\nlatency_s = 0.000001\n[targets.default]\n"
+                      "[tasks.matte]\npeak_mem_mb = 1\n")
+    r = _bench(t, strict, t / "strict_reports")
+    assert r.returncode == 1, r.stdout + r.stderr
+    rep = json.loads((t / "strict_reports" / "bench.json").read_text())
+    assert rep["passed"] is False
+    row = next(x for x in rep["rows"] if x["variant"] == "student" and x["key"] == "onnx_fp32")
+    assert row["status"] == "fail" and not row["verdict"]["size_mb"]["pass"]
+    assert not row["verdict"]["latency_s"]["pass"] and not row["verdict"]["peak_mem_mb"]["pass"]
+    assert "FAIL" in r.stdout and "matte/student/onnx_fp32" in r.stdout
+    assert (t / "strict_reports" / "bench.md").read_text().count("FAIL") >= 1
+
+
+def test_unknown_target_is_one_line(setup):
+    t = setup
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-m", "edgephoto", "bench", "--dist", t / "dist", "--budgets",
+                        REPO / "budgets.toml", "--target", "nope"], capture_output=True, text=True,
+                       timeout=120, cwd=t, env=env)
+    assert r.returncode == 2 and "unknown target 'nope'" in r.stderr and "Traceback" not in r.stderr
