@@ -61,10 +61,13 @@ def _dist_setup():
 
 
 def param_digest(model: torch.nn.Module) -> float:
-    """A float that changes with any parameter or buffer: sum of (index+1) * mean."""
+    """A float that changes with any parameter: sum of (index+1) * mean.
+
+    Buffers (BatchNorm running stats) are left out: DDP broadcasts them from rank 0 at the start
+    of each forward, so after the last local forward they legitimately differ per rank.
+    """
     net = model.module if hasattr(model, "module") else model
-    return float(sum((i + 1) * t.double().mean() for i, t in enumerate(net.state_dict().values())
-                     if t.is_floating_point()))
+    return float(sum((i + 1) * p.detach().double().mean() for i, p in enumerate(net.parameters())))
 
 
 def lr_factor(step: int, total: int) -> float:
