@@ -1,0 +1,73 @@
+# edgephoto: `make demo` runs the whole pipeline on the built-in data (setup included);
+# `make test` runs the tests. Variables: TASK, PROFILE (smoke|demo|starter|paper), WEIGHTS=starter,
+# DATA (dataset root), THREADS (torch threads, 0 = all cores).
+SHELL := /bin/bash
+PY ?= .venv/bin/python
+TASK ?= matte
+PROFILE ?= demo
+THREADS ?= 0
+DATA ?= data/$(TASK)
+RUNS ?= runs
+DIST ?= dist
+REPORTS ?= reports
+WEIGHTS ?=
+DATA_ARGS ?=
+BENCH_ARGS ?=
+NODE_DIR := edgephoto/export/node
+
+.PHONY: help setup node data train compress export bench test test-fast demo starter-weights clean
+
+help:
+	@echo "make setup | data | train | compress | export | bench | test | demo | starter-weights"
+	@echo "  make demo                              whole pipeline on the built-in data (~30 min, 2 cores)"
+	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
+
+setup: .venv/.edgephoto-setup node
+
+.venv/.edgephoto-setup: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	# the CPU wheel first: a plain `torch` requirement would pull a multi-GB CUDA build
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[build,test]"
+	$(PY) -m pip check
+	touch $@
+
+node: $(NODE_DIR)/node_modules/.package-lock.json
+
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+data: setup
+	$(PY) -m edgephoto data --task $(TASK) --out $(DATA) $(DATA_ARGS)
+
+train: setup
+	$(PY) -m edgephoto train --task $(TASK) --profile $(PROFILE) --data $(DATA) --runs $(RUNS) --threads $(THREADS)
+
+compress: setup
+ifeq ($(WEIGHTS),starter)
+	$(PY) -m edgephoto compress --task $(TASK) --weights starter --data $(DATA) --runs $(RUNS)
+else
+	$(PY) -m edgephoto compress --task $(TASK) --profile $(PROFILE) --data $(DATA) --runs $(RUNS) --threads $(THREADS)
+endif
+
+export: setup
+	$(PY) -m edgephoto export --task $(TASK) --runs $(RUNS) --dist $(DIST) --data $(DATA)
+
+bench: setup
+	$(PY) -m edgephoto bench --task $(TASK) --dist $(DIST) --data $(DATA) --out $(REPORTS) $(BENCH_ARGS)
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(MAKE) data DATA_ARGS="--train 800 --val 50 --test 100"
+	$(MAKE) train compress export
+	$(MAKE) bench BENCH_ARGS="--quick"
+
+# what the committed starter weights were trained with (about 75 minutes on 2 cores)
+starter-weights: setup data
+	$(PY) -m edgephoto train --task $(TASK) --role teacher --profile starter --runs starter_runs --data $(DATA) --threads $(THREADS)
+	$(PY) -m edgephoto compress --task $(TASK) --profile starter --runs starter_runs --data $(DATA) --temperatures 2 --threads $(THREADS)
+
+clean:
+	rm -rf $(RUNS) $(DIST) $(REPORTS)
