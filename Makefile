@@ -68,6 +68,7 @@ demo: setup
 starter-weights: setup data
 	$(PY) -m edgephoto train --task $(TASK) --role teacher --profile starter --runs starter_runs --data $(DATA) --threads $(THREADS)
 	$(PY) -m edgephoto compress --task $(TASK) --profile starter --runs starter_runs --data $(DATA) --temperatures 2 --threads $(THREADS)
+	$(PY) -m edgephoto.weights.publish starter_runs/$(TASK)/student-kd-t2/ckpt.pt --task $(TASK) --data $(DATA)
 
 clean:
 	rm -rf $(RUNS) $(DIST) $(REPORTS)
