@@ -95,8 +95,14 @@ class ExportContext:
         return c
 
     def _saved_model(self) -> Path:
+        from .onnx import ceil_pools_to_edge_pad
         from .tflite import onnx2tf_convert
-        onnx_path = self.onnx_fp32()
+        tf_dir = self.work / "for_tf"
+        tf_dir.mkdir(exist_ok=True)
+        onnx_path = tf_dir / f"{self.onnx_stem}.onnx"
+        n = ceil_pools_to_edge_pad(self.onnx_fp32(), onnx_path)
+        if n:
+            self.progress(f"  onnx: {n} ceil-mode MaxPool(s) -> edge Pad + MaxPool for the TF path")
         t0 = time.time()
         self.progress("  onnx2tf: converting the fp32 ONNX graph to a SavedModel + TFLite ...")
         sm = onnx2tf_convert(onnx_path, self.work / "onnx2tf", self.calibration())

@@ -71,3 +71,60 @@ def run_onnx(path: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndarra
         y = sess.run(None, {name: x})[0]
         outs.append(np.asarray(y, np.float32)[0, 0])
     return np.stack(outs)
+
+
+def ceil_pools_to_edge_pad(src: Path, dst: Path) -> int:
+    """Rewrite ``MaxPool(ceil_mode=1)`` as ``Pad(mode=edge)`` + ``MaxPool(ceil_mode=0)``; returns the count.
+
+    Same result (the replicated edge value is already inside the window, so the max is unchanged),
+    but onnx2tf lowers ceil-mode pooling to a pad with the float minimum (-3.4e38), and int8
+    calibration then gives that tensor a scale of ~1e36: the int8 TFLite model loses those
+    activations and XNNPACK refuses to run it. Applied to the graph given to onnx2tf only.
+    """
+    import math
+
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(src)))
+    g = model.graph
+    shapes = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        dims = vi.type.tensor_type.shape.dim
+        shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    new_nodes, count = [], 0
+    for node in g.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        shape = shapes.get(node.input[0]) if node.input else None
+        if node.op_type != "MaxPool" or not attrs.get("ceil_mode") or not shape or None in shape[2:]:
+            new_nodes.append(node)
+            continue
+        k = list(attrs["kernel_shape"])
+        nd = len(k)
+        s = list(attrs.get("strides", [1] * nd))
+        pads = list(attrs.get("pads", [0] * (2 * nd)))
+        if any(d != 1 for d in attrs.get("dilations", [1] * nd)) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            new_nodes.append(node)
+            continue
+        extra = []
+        for i in range(nd):
+            n, pb, pe = shape[2 + i], pads[i], pads[nd + i]
+            o = math.ceil((n + pb + pe - k[i]) / s[i]) + 1
+            if (o - 1) * s[i] >= n + pb:   # the last window must start inside the input
+                o -= 1
+            extra.append(max(0, (o - 1) * s[i] + k[i] - (n + pb + pe)))
+        pad_vals = [0, 0] + pads[:nd] + [0, 0] + [pads[nd + i] + extra[i] for i in range(nd)]
+        pname = f"{node.name or node.output[0]}_edgepad"
+        pads_init = numpy_helper.from_array(__import__("numpy").asarray(pad_vals, "int64"), pname + "_pads")
+        g.initializer.append(pads_init)
+        new_nodes.append(helper.make_node("Pad", [node.input[0], pads_init.name], [pname + "_out"],
+                                          name=pname, mode="edge"))
+        keep = {a: v for a, v in attrs.items() if a not in ("ceil_mode", "pads")}
+        new_nodes.append(helper.make_node("MaxPool", [pname + "_out"], list(node.output),
+                                          name=node.name, **keep))
+        count += 1
+    del g.node[:]
+    g.node.extend(new_nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return count

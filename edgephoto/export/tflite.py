@@ -76,7 +76,7 @@ def write_onnx2tf_sample(work_dir: Path, calib) -> Path:
 
 def onnx2tf_convert(onnx_path: Path, work_dir: Path, calib) -> Path:
     """onnx2tf -> ``work_dir/saved_model`` (SavedModel + <stem>_float32/_float16.tflite)."""
-    work_dir = Path(work_dir)
+    work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     write_onnx2tf_sample(work_dir, calib)
     out = work_dir / "saved_model"
