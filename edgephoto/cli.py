@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
+    return dispatch(build_parser(), argv)
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> int:
+    """Parse, run the chosen sub-command, and turn user errors into one line + exit status 2."""
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
