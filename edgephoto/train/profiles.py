@@ -22,8 +22,8 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
     },
     "starter": {
         "teacher": dict(steps=1000, batch=8, lr=2e-3),
-        "student": dict(steps=1500, batch=8, lr=2e-3),
-        "distill": dict(steps=1500, batch=8, lr=2e-3),
+        "student": dict(steps=2000, batch=8, lr=2e-3),
+        "distill": dict(steps=2000, batch=8, lr=2e-3),
     },
     "paper": {
         "teacher": dict(steps=400000, batch=12, lr=1e-4, size=320, arch="u2net"),
