@@ -47,6 +47,8 @@ def builtin_photos() -> List[np.ndarray]:
 
 def photo_sources() -> str:
     """A line for model cards: where the photos came from, with licences."""
-    return ("scikit-image sample images (skimage.data; public domain / CC0 / CC-BY as listed in "
-            "skimage/data/README.txt) and scikit-learn sample images (china.jpg, flower.jpg; "
-            "CC-BY 2.0 per sklearn/datasets/images/README.txt)")
+    return ("scikit-image sample images (skimage.data: astronaut, rocket, hubble_deep_field: public "
+            "domain; coffee, chelsea, cat, camera, retina, grass, gravel, brick: CC0; "
+            "immunohistochemistry: no known copyright restrictions; per each function's docstring) "
+            "and scikit-learn sample images (china.jpg, flower.jpg: CC-BY 2.0, per "
+            "sklearn/datasets/images/README.txt)")

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from . import WEIGHTS_DIR, starter_path
 
-REPRODUCE = ("make starter-weights            # data, teacher (profile 'starter'), student distilled "
-             "at T = 2\n.venv/bin/python -m edgephoto.weights.publish "
-             "starter_runs/{task}/student-kd-t2/ckpt.pt --task {task}")
+REPRODUCE = ("make starter-weights TASK={task}   # data, teacher (profile 'starter'), student distilled "
+             "at T = 2, then this publisher")
 
 
 def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None) -> Path:
@@ -55,8 +54,9 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
   {photo_sources()}. No other data.
 - Measured on the built-in test split ({test['images']} images, at the ground truth's resolution):
   **MAE {test['mae']:.4f}, max F-measure {test['max_f']:.4f}, IoU@0.5 {test['iou']:.4f}**.
-- Caveat: trained on synthetic composites only; on real photos it finds high-contrast, in-focus
-  objects well and struggles with clutter. Fine-tune on DUTS (see README, *Your own dataset*).
+- Caveat: trained on synthetic composites only and not measured on real photographs (no real
+  salient-object benchmark can be downloaded here); fine-tune on DUTS for real use (README,
+  *Your own dataset*).
 - Reproduce:
 
 ```bash

@@ -1,0 +1,63 @@
+"""The committed starter weights: a quality floor in PyTorch, and through int8 TFLite + the runtime.
+
+The test split here is regenerated from the built-in generator (seed 0), i.e. the first images of
+the same test split the model card reports on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgephoto.weights import starter_path
+
+STARTER = starter_path("matte")
+pytestmark = pytest.mark.skipif(not STARTER.is_file(), reason="no starter weights committed")
+N_TEST = 40
+
+
+@pytest.fixture(scope="module")
+def builtin_test_split(tmp_path_factory) -> Path:
+    from edgephoto.data.synthetic_matte import generate
+    root = tmp_path_factory.mktemp("starter_data")
+    generate(root, seed=0, sizes={"train": 40, "val": 0, "test": N_TEST})
+    return root
+
+
+def test_starter_meets_quality_floor(builtin_test_split):
+    from edgephoto.tasks import get_task
+    from edgephoto.train.checkpoint import load_model
+    from edgephoto.train.evaluate import evaluate
+
+    model, state = load_model(STARTER)
+    m = evaluate(model, get_task("matte"), builtin_test_split, "test", state["input_size"])
+    assert m["mae"] <= 0.05, m
+    assert m["max_f"] >= 0.85, m
+
+
+def test_starter_int8_tflite_through_runtime(builtin_test_split, tmp_path):
+    pytest.importorskip("tensorflow")
+    from edgephoto import runtime
+    from edgephoto.export import export_variant
+    from edgephoto.metrics import mask_metrics
+    from edgephoto.tasks import get_task
+
+    results = export_variant("matte", STARTER, "starter", out_root=tmp_path / "dist",
+                             formats=["onnx_fp32", "tflite_int8"], data_root=builtin_test_split,
+                             shipped=True, progress=lambda *a, **k: None)
+    assert [r.status for r in results] == ["ok", "ok"], [(r.key, r.reason) for r in results]
+    task = get_task("matte")
+    pairs = task.eval_pairs(builtin_test_split, "test")
+    maes = {}
+    for r in results:
+        model = runtime.load(r.dir, threads=1)
+        preds = [model.predict(ip).mask for ip, _ in pairs]
+        targets = [task.load_target(tp) for _, tp in pairs]
+        maes[r.key] = mask_metrics(preds, targets)["mae"]
+    assert maes["tflite_int8"] <= 0.05, maes
+    # int8 may lose at most 10% relative MAE against the fp32 model it came from
+    assert maes["tflite_int8"] <= 1.10 * maes["onnx_fp32"] + 1e-3, maes
+    manifest = runtime.load_manifest(results[1].dir)
+    assert manifest["precision"] == "int8" and manifest["bytes"] < 1.5e6
