@@ -228,3 +228,16 @@ def test_cli_errors_are_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "edgephoto", "export", "--formats", "bogus"],
                        capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_only_one_shipped_variant_after_a_new_selection(tmp_path):
+    from edgephoto.export.command import mark_shipped
+    from edgephoto.runtime.manifest import write_json_atomic
+    for variant in ("old", "new"):
+        write_json_atomic(tmp_path / variant / "tflite_int8" / "manifest.json",
+                          {"variant": variant, "shipped": True})
+    changed = mark_shipped(tmp_path, "new")
+    assert changed == [str(tmp_path / "old" / "tflite_int8")]
+    flags = {v: json.loads((tmp_path / v / "tflite_int8" / "manifest.json").read_text())["shipped"]
+             for v in ("old", "new")}
+    assert flags == {"old": False, "new": True}

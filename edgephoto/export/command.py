@@ -81,6 +81,23 @@ def _plan(args):
     return task, plan, shipped
 
 
+def mark_shipped(task_dist, shipped: str) -> list:
+    """Keep one shipped variant per task: clear the flag in other variants' manifests (artifacts of
+    an earlier selection stay, as ordinary rows). Returns the directories changed."""
+    import json
+
+    from ..runtime.manifest import MANIFEST_NAME, write_json_atomic
+    changed = []
+    for mf in sorted(task_dist.glob(f"*/*/{MANIFEST_NAME}")):
+        m = json.loads(mf.read_text())
+        if m.get("shipped") and m.get("variant") != shipped:
+            m["shipped"] = False
+            write_json_atomic(mf, m)
+            mf.chmod(0o644)
+            changed.append(str(mf.parent))
+    return changed
+
+
 def run(args) -> int:
     import time
     from pathlib import Path
@@ -102,6 +119,9 @@ def run(args) -> int:
                              shipped=is_shipped, parity_images=args.parity_images,
                              int8_method=args.int8, progress=lambda s: print(s, flush=True))
         all_results.append((variant, is_shipped, res))
+    if shipped:
+        for old in mark_shipped(Path(args.dist) / task.name, shipped):
+            print(f"{old}: no longer the shipped variant (manifest updated)")
 
     # summary
     print(f"\nexport summary ({time.time() - t0:.0f} s, {args.dist}/{task.name}):")
