@@ -3,7 +3,7 @@
 Loads the model with ``--threads``, runs ``--warmup`` untimed then ``--runs`` timed end-to-end
 predictions (decode + resize + infer + mask upsample + RGBA composite; writing the output file is
 excluded) and prints one JSON line: per-run seconds, median, p90, the stage breakdown and the
-process's peak RSS (``ru_maxrss``), which is the runtime's peak memory for that photo.
+process's peak RSS (``VmHWM``), which is the runtime's peak memory for that photo.
 """
 
 from __future__ import annotations
@@ -15,15 +15,25 @@ import sys
 import time
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str = "VmRSS") -> float:
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
     return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux: VmHWM, which starts afresh at exec; ``ru_maxrss`` does not
+    (it keeps the RSS the forked child had before exec, i.e. the size of the parent bench)."""
+    hwm = _status_mb("VmHWM")
+    if hwm == hwm:  # not NaN
+        return hwm
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    return peak / 1024.0 if sys.platform == "darwin" else peak
 
 
 def percentile(xs, q):
@@ -49,7 +59,7 @@ def main(argv=None) -> int:
     try:
         model = runtime.load(a.model, engine=a.engine, threads=a.threads)
         load_s = time.perf_counter() - t0
-        rss_loaded = _rss_mb()
+        rss_loaded = _status_mb()
         for _ in range(a.warmup):
             model.predict(a.image)
         times, parts = [], {"decode_s": [], "infer_s": [], "post_s": []}
@@ -62,9 +72,7 @@ def main(argv=None) -> int:
     except runtime.UserError as e:
         print(json.dumps({"error": str(e)}))
         return 0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-    if sys.platform == "darwin":
-        peak /= 1024.0
+    peak = peak_rss_mb()
     print(json.dumps({
         "engine": model.engine.name, "threads": model.engine.threads, "runs": len(times),
         "times_s": [round(x, 5) for x in times], "median_s": percentile(times, 0.5),

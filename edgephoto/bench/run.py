@@ -22,7 +22,7 @@ from .budgets import load_budgets, resolve
 LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decode (included) + resize + "
                 "infer + mask upsample to 1024x1024 + RGBA composite; writing the output excluded; "
                 "median and p90 of timed runs after warm-up, each thread count in a fresh process")
-MEMORY_NOTE = "peak RSS (ru_maxrss) of a fresh process that loads the model and processes the 1024x1024 photo"
+MEMORY_NOTE = "peak RSS (VmHWM) of a fresh process that loads the model and processes the 1024x1024 photo"
 
 # BRIEF.md's compression table: (label, variant, format key, document size, document loss)
 COMPRESSION_ROWS = [
