@@ -93,7 +93,6 @@ def mark_shipped(task_dist, shipped: str) -> list:
         if m.get("shipped") and m.get("variant") != shipped:
             m["shipped"] = False
             write_json_atomic(mf, m)
-            mf.chmod(0o644)
             changed.append(str(mf.parent))
     return changed
 

@@ -96,4 +96,5 @@ def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump({k: v for k, v in data.items() if not k.startswith("_")}, fh, indent=2)
         fh.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; manifests are meant to be shared
     os.replace(tmp, path)
