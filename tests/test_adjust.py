@@ -1,5 +1,10 @@
 """Automatic adjustments: each auto method does what its docstring says; bad values are one line."""
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -74,3 +79,31 @@ def test_cli_adjust(tmp_path, capsys):
     assert Image.open(out).size == (80, 64)
     assert main(["adjust", str(src), "-o", str(out), "--color", "500"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+@pytest.mark.parametrize("adj", [{"brightness": "auto", "contrast": "auto", "color": "auto"},
+                                 {"brightness": -40, "contrast": 35, "color": 60},
+                                 {"contrast": "auto"}])
+def test_javascript_matches_python(tmp_path, adj):
+    rng = np.random.default_rng(1)
+    img = _u8(_photo(2, 48, 40) * np.array([1.0, 0.85, 0.6]) + rng.normal(0, 0.05, (48, 40, 3)))
+    (tmp_path / "in.rgb").write_bytes(img.tobytes())
+    r = subprocess.run(["node", str(WEB / "adjust-cli.mjs"), str(tmp_path / "in.rgb"), "40", "48",
+                        str(tmp_path / "out.rgb"), json.dumps(adj)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    js = np.frombuffer((tmp_path / "out.rgb").read_bytes(), np.uint8).reshape(48, 40, 3)
+    py, _ = adjust(img, adj)
+    diff = np.abs(js.astype(int) - py.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (diff.max(), (diff > 0).mean())
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_javascript_rejects_out_of_range(tmp_path):
+    (tmp_path / "in.rgb").write_bytes(bytes(12))
+    r = subprocess.run(["node", str(WEB / "adjust-cli.mjs"), str(tmp_path / "in.rgb"), "2", "2",
+                        str(tmp_path / "out.rgb"), '{"brightness": 101}'], capture_output=True, text=True)
+    assert r.returncode == 2 and "out of range" in r.stderr
