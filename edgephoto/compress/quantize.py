@@ -27,10 +27,9 @@ DEFAULT_CALIB_IMAGES = 32
 
 def preprocess(path: Path, size: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """One image -> float32 HWC normalized array at ``size x size`` (the runtime's resize mode)."""
-    from ..data.folders import load_rgb
+    from ..data.folders import load_rgb, normalize
 
-    x = load_rgb(path, (size, size)).astype(np.float32) / 255.0
-    return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return normalize(load_rgb(path, (size, size)), mean, std)
 
 
 @dataclass

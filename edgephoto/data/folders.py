@@ -41,6 +41,12 @@ def load_rgb(path: Path, size: Tuple[int, int] | None = None) -> np.ndarray:
         return np.asarray(im, dtype=np.uint8).copy()
 
 
+def normalize(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """uint8 HxWx3 -> float32 HxWx3 ``(pixels/255 - mean) / std``: what every model input sees."""
+    x = rgb_u8.astype(np.float32) / 255.0
+    return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+
+
 def load_gray(path: Path, size: Tuple[int, int] | None = None) -> np.ndarray:
     """Decode a mask to float32 in [0, 1]."""
     with Image.open(path) as im:
@@ -100,9 +106,3 @@ def find_split(root: Path, split: str, image_dir: str = "images", target_dir: st
     if not base.is_dir():
         raise DatasetError(f"dataset split not found: {base} (run `edgephoto data` or pass --data)")
     return PairFolder(base / image_dir, base / target_dir)
-
-
-def sample_paths(paths: Sequence[Path], n: int, seed: int = 0) -> List[Path]:
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(len(paths))[: min(n, len(paths))]
-    return [paths[i] for i in sorted(idx)]

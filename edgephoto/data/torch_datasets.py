@@ -8,13 +8,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .folders import PairFolder, load_gray, load_rgb
+from .folders import PairFolder, load_gray, load_rgb, normalize
 
 
 def to_input_tensor(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    x = rgb_u8.astype(np.float32) / 255.0
-    x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+    return torch.from_numpy(np.ascontiguousarray(normalize(rgb_u8, mean, std).transpose(2, 0, 1)))
 
 
 class MaskDataset(Dataset):
