@@ -22,6 +22,7 @@ from typing import Callable, Dict, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..runtime.imageio import save_atomic
 from .photos import builtin_photos
 
 SPLIT_SIZES = {"train": 2000, "val": 100, "test": 200}
@@ -203,8 +204,8 @@ def make_sample(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarr
 def _write_one(job: Tuple[int, str, int, str, str]) -> None:
     seed, split, i, ip, mp = job
     img, mask = make_sample(seed, split, i)
-    _atomic_save(Image.fromarray(img), Path(ip), quality=95)
-    _atomic_save(Image.fromarray(mask), Path(mp))
+    save_atomic(Image.fromarray(img), ip, quality=95)
+    save_atomic(Image.fromarray(mask), mp)
 
 
 def generate(root: Path, seed: int = 0, sizes: Dict[str, int] | None = None,
@@ -244,9 +245,3 @@ def generate(root: Path, seed: int = 0, sizes: Dict[str, int] | None = None,
         if progress and not jobs:
             progress(split, n, n)
     return sizes
-
-
-def _atomic_save(im: Image.Image, path: Path, **kw) -> None:
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    im.save(tmp, **kw)
-    tmp.replace(path)

@@ -193,6 +193,7 @@ def save_atomic(im: Image.Image, path: Union[str, Path], **kw: Any) -> None:
         if fmt == "JPEG" and im.mode not in ("RGB", "L"):
             im = _flatten(im)
         im.save(tmp, format=fmt, **kw)
+        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; outputs are meant to be shared
         os.replace(tmp, path)
     except Exception as e:
         try:
