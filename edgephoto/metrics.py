@@ -46,3 +46,258 @@ def mask_metrics(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> 
     rec /= len(preds)
     f = (1 + BETA2) * prec * rec / np.maximum(BETA2 * prec + rec, 1e-12)
     return {"mae": float(np.mean(maes)), "max_f": float(f.max()), "iou": float(np.mean(ious))}
+
+
+# --------------------------------------------------------------------------------------------
+# Image-to-image ("retouch") metrics: L1, PSNR, SSIM and CIEDE2000, in plain numpy.
+# They follow scikit-image's conventions (tests check them against it) without importing it.
+# --------------------------------------------------------------------------------------------
+
+PSNR_CAP_DB = 100.0  # PSNR reported for identical images (and the ceiling for near-identical ones)
+
+SSIM_WIN = 7  # skimage's default uniform window
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+# sRGB (linear) -> XYZ, D65; the matrix skimage.color uses (``xyz_from_rgb``)
+_XYZ_FROM_RGB = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ]
+)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])  # CIE 1931 2-degree observer, as skimage's default
+
+
+def _as_image(x: np.ndarray, what: str = "image") -> np.ndarray:
+    """A float64 HxWx3 array; uint8 is scaled by 1/255 (uint16 by 1/65535)."""
+    a = np.asarray(x)
+    if a.dtype == np.uint8:
+        a = a.astype(np.float64) / 255.0
+    elif a.dtype == np.uint16:
+        a = a.astype(np.float64) / 65535.0
+    else:
+        a = a.astype(np.float64, copy=False)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"{what} must be an HxWx3 array, got shape {a.shape}")
+    return a
+
+
+def _pair(pred: np.ndarray, target: np.ndarray) -> tuple:
+    p = _as_image(pred, "prediction")
+    t = _as_image(target, "target")
+    if p.shape != t.shape:
+        raise ValueError(f"prediction {p.shape} and target {t.shape} differ in shape")
+    return p, t
+
+
+def psnr(pred: np.ndarray, target: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two HxWx3 images in [0,1] (peak 1).
+
+    ``10 * log10(1 / MSE)`` with the MSE over all pixels and channels, as
+    ``skimage.metrics.peak_signal_noise_ratio(target, pred, data_range=1)``; identical images
+    (MSE 0) give ``PSNR_CAP_DB`` (100 dB), which is also the ceiling for any pair.
+    """
+    p, t = _pair(pred, target)
+    return _psnr(p, t)
+
+
+def _psnr(p: np.ndarray, t: np.ndarray) -> float:
+    mse = float(np.mean((p - t) ** 2))
+    if mse <= 0.0:
+        return PSNR_CAP_DB
+    return float(min(10.0 * np.log10(1.0 / mse), PSNR_CAP_DB))
+
+
+def _box_valid(a: np.ndarray, k: int) -> np.ndarray:
+    """Mean over every full k x k window of axes 0 and 1 ('valid' output, (H-k+1)x(W-k+1)x...).
+
+    Separable running sums: a cumulative sum down each axis and one subtraction per output, so
+    the cost does not depend on k. Only the windows that lie fully inside the image are returned,
+    which are exactly the ones skimage keeps after cropping its reflect-padded filter output.
+    """
+    c = np.cumsum(a, axis=0, dtype=np.float64)
+    s = np.empty((a.shape[0] - k + 1,) + a.shape[1:], dtype=np.float64)
+    s[0] = c[k - 1]
+    np.subtract(c[k:], c[:-k], out=s[1:])
+    c = np.cumsum(s, axis=1)
+    out = np.empty((s.shape[0], s.shape[1] - k + 1) + s.shape[2:], dtype=np.float64)
+    out[:, 0] = c[:, k - 1]
+    np.subtract(c[:, k:], c[:, :-k], out=out[:, 1:])
+    out *= 1.0 / (k * k)
+    return out
+
+
+def ssim(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean structural similarity (Wang et al. 2004) of two HxWx3 images in [0,1].
+
+    Computed as ``skimage.metrics.structural_similarity(pred, target, channel_axis=2,
+    data_range=1.0)`` does by default: per channel, local means, variances and covariance over a
+    7x7 uniform window (sample covariance, i.e. scaled by 49/48), constants
+    ``C1 = (0.01 * 1)**2`` and ``C2 = (0.03 * 1)**2``, the SSIM map
+
+        ((2 ux uy + C1) (2 sxy + C2)) / ((ux**2 + uy**2 + C1) (sx**2 + sy**2 + C2)),
+
+    averaged over the pixels at least 3 (= (7-1)//2) away from every border (skimage's crop),
+    then over the three channels. Images must be at least 7x7.
+    """
+    p, t = _pair(pred, target)
+    return _ssim(p, t)
+
+
+def _ssim(p: np.ndarray, t: np.ndarray) -> float:
+    k = SSIM_WIN
+    if p.shape[0] < k or p.shape[1] < k:
+        raise ValueError(f"SSIM needs images of at least {k}x{k} pixels, got {p.shape[:2]}")
+    cov_norm = k * k / (k * k - 1.0)
+    c1 = SSIM_K1**2
+    c2 = SSIM_K2**2
+    ux = _box_valid(p, k)
+    uy = _box_valid(t, k)
+    uxuy = ux * uy
+    ux *= ux  # ux, uy now hold the squared means
+    uy *= uy
+    # 2 * covariance + C2 and variance sum + C2, built in place to keep big temporaries few
+    num = _box_valid(p * t, k)
+    num -= uxuy
+    num *= 2.0 * cov_norm
+    num += c2
+    den = _box_valid(p * p, k)
+    den += _box_valid(t * t, k)
+    den -= ux
+    den -= uy
+    den *= cov_norm
+    den += c2
+    num *= 2.0 * uxuy + c1
+    ux += uy
+    ux += c1
+    den *= ux
+    num /= den
+    # every channel's valid region has the same size, so the overall mean is the channel mean
+    return float(np.mean(num))
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65 white, 2-degree observer) of sRGB values in [0,1], channels last.
+
+    sRGB transfer (IEC 61966-2-1: ``v / 12.92`` up to 0.04045, else ``((v + 0.055) / 1.055)**2.4``)
+    to linear RGB, the sRGB/D65 matrix to XYZ, then CIELAB relative to the D65 white
+    (0.95047, 1, 1.08883) with the cube root above 0.008856 and ``7.787 t + 16/116`` below;
+    the same constants as ``skimage.color.rgb2lab``'s default.
+    """
+    v = np.asarray(rgb, np.float64)
+    lin = np.where(v > 0.04045, ((np.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4, v / 12.92)
+    xyz = lin @ _XYZ_FROM_RGB.T
+    r = xyz / _D65_WHITE
+    f = np.where(r > 0.008856, np.cbrt(r), 7.787 * r + 16.0 / 116.0)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def deltaE_ciede2000_lab(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference of CIELAB values (channels last), elementwise; kL = kC = kH = 1.
+
+    Sharma, Wu and Dalal, "The CIEDE2000 color-difference formula: implementation notes,
+    supplementary test data, and mathematical observations" (Color Res. Appl. 30, 2005), eqs. 1-17:
+    ``a`` is stretched by ``1 + G`` with ``G = 0.5 (1 - sqrt(Cab^7 / (Cab^7 + 25^7)))`` from the mean
+    chroma; hue angles in [0, 360) (0 where the chroma is 0); the hue difference and mean hue take
+    the short way round the circle (and are ``0`` / the plain sum when a chroma is 0); then
+    ``sqrt((dL/SL)^2 + (dC/SC)^2 + (dH/SH)^2 + RT (dC/SC) (dH/SH))``.
+    Returns an array of the inputs' shape without the last axis.
+    """
+    lab1 = np.asarray(lab1, np.float64)
+    lab2 = np.asarray(lab2, np.float64)
+    if lab1.shape != lab2.shape or lab1.shape[-1:] != (3,):
+        raise ValueError(f"need two Lab arrays of one shape (..., 3), got {lab1.shape} and {lab2.shape}")
+    L1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
+    L2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
+
+    cab = 0.5 * (np.hypot(a1, b1) + np.hypot(a2, b2))
+    cab7 = cab**7
+    g = 0.5 * (1.0 - np.sqrt(cab7 / (cab7 + 25.0**7)))
+    ap1 = (1.0 + g) * a1
+    ap2 = (1.0 + g) * a2
+    cp1 = np.hypot(ap1, b1)
+    cp2 = np.hypot(ap2, b2)
+    hp1 = np.where(cp1 == 0, 0.0, np.mod(np.degrees(np.arctan2(b1, ap1)), 360.0))
+    hp2 = np.where(cp2 == 0, 0.0, np.mod(np.degrees(np.arctan2(b2, ap2)), 360.0))
+
+    cc = cp1 * cp2
+    zero = cc == 0
+    dh = hp2 - hp1
+    dhp = np.where(dh > 180.0, dh - 360.0, np.where(dh < -180.0, dh + 360.0, dh))
+    dhp = np.where(zero, 0.0, dhp)
+    dLp = L2 - L1
+    dCp = cp2 - cp1
+    dHp = 2.0 * np.sqrt(cc) * np.sin(np.radians(dhp) / 2.0)
+
+    Lbar = 0.5 * (L1 + L2)
+    Cbar = 0.5 * (cp1 + cp2)
+    hsum = hp1 + hp2
+    hbar = np.where(
+        np.abs(dh) <= 180.0, 0.5 * hsum, np.where(hsum < 360.0, 0.5 * (hsum + 360.0), 0.5 * (hsum - 360.0))
+    )
+    hbar = np.where(zero, hsum, hbar)
+
+    hr = np.radians(hbar)
+    T = (
+        1.0
+        - 0.17 * np.cos(hr - np.radians(30.0))
+        + 0.24 * np.cos(2.0 * hr)
+        + 0.32 * np.cos(3.0 * hr + np.radians(6.0))
+        - 0.20 * np.cos(4.0 * hr - np.radians(63.0))
+    )
+    dtheta = 30.0 * np.exp(-(((hbar - 275.0) / 25.0) ** 2))
+    cbar7 = Cbar**7
+    Rc = 2.0 * np.sqrt(cbar7 / (cbar7 + 25.0**7))
+    l50 = (Lbar - 50.0) ** 2
+    SL = 1.0 + 0.015 * l50 / np.sqrt(20.0 + l50)
+    SC = 1.0 + 0.045 * Cbar
+    SH = 1.0 + 0.015 * Cbar * T
+    RT = -np.sin(np.radians(2.0 * dtheta)) * Rc
+
+    lt = dLp / SL
+    ct = dCp / SC
+    ht = dHp / SH
+    return np.sqrt(np.maximum(lt * lt + ct * ct + ht * ht + RT * ct * ht, 0.0))
+
+
+def ciede2000(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean CIEDE2000 colour difference over the pixels of two HxWx3 sRGB images in [0,1].
+
+    Each image goes through ``srgb_to_lab`` (sRGB transfer -> linear -> XYZ (D65) -> CIELAB, D65
+    white) and ``deltaE_ciede2000_lab`` (Sharma et al. 2005, kL = kC = kH = 1) per pixel; the same
+    number as ``skimage.color.deltaE_ciede2000(rgb2lab(target), rgb2lab(pred)).mean()``.
+    """
+    p, t = _pair(pred, target)
+    return _ciede2000(p, t)
+
+
+def _ciede2000(p: np.ndarray, t: np.ndarray) -> float:
+    return float(np.mean(deltaE_ciede2000_lab(srgb_to_lab(t), srgb_to_lab(p))))
+
+
+@METRICS.register("image")
+def image_metrics(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:
+    """L1, PSNR (dB), SSIM and CIEDE2000 over pairs of HxWx3 images in [0,1] (uint8: /255).
+
+    Each is computed per image pair (see ``psnr``, ``ssim``, ``ciede2000``) and averaged over the
+    pairs; ``l1`` is the mean absolute error over all pixels and channels of a pair. Pairs must
+    match in shape; different pairs may differ.
+    """
+    if len(preds) != len(targets) or not preds:
+        raise ValueError("need equally many predictions and targets (at least one)")
+    l1s, psnrs, ssims, des = [], [], [], []
+    for p, t in zip(preds, targets):
+        p, t = _pair(p, t)
+        l1s.append(float(np.abs(p - t).mean()))
+        psnrs.append(_psnr(p, t))
+        ssims.append(_ssim(p, t))
+        des.append(_ciede2000(p, t))
+    return {
+        "l1": float(np.mean(l1s)),
+        "psnr": float(np.mean(psnrs)),
+        "ssim": float(np.mean(ssims)),
+        "ciede2000": float(np.mean(des)),
+    }
