@@ -4,6 +4,8 @@
 a small input size and writes its manifest by hand, per ``edgephoto/runtime/manifest.py``.
 ``make_tflite_int8_dir`` converts a tiny Keras conv net to full-integer int8 TFLite (slower: imports
 TensorFlow), to exercise the int8 (de)quantization path of the TFLite engines.
+``make_image_onnx_dir`` exports :func:`retouch_net` (a tiny fully convolutional photo -> photo net)
+at a fixed input size with an ``image`` output and ``tile`` inference, like the retouch task.
 """
 
 from __future__ import annotations
@@ -93,6 +95,66 @@ def make_tflite_int8_dir(dist: Path, variant: str = "student", size: int = 32, s
     (d / "model.tflite").write_bytes(conv.convert())
     write_manifest(d, variant=variant, fmt="tflite", precision="int8", file="model.tflite", size=size,
                    layout="NHWC", shipped=shipped, engine="litert")
+    return d
+
+
+def retouch_net(seed: int = 0, mean=MEAN, std=STD, strength: float = 0.1):
+    """A random-init, mostly-identity photo -> photo net (torch, NCHW, normalized input).
+
+    ``out = clamp(x01 + strength * tanh(f(x)), 0, 1)`` with ``x01 = x * std + mean`` and ``f`` three
+    zero-padded 3x3 convs, one of stride 2, a bilinear x2 upsample and a last 3x3 conv: a receptive
+    field of about 15 pixels that sees each tile's zero padding, so wrongly blended tiles show seams.
+    Fully convolutional: the same module runs on a whole image of any (even) size as a reference.
+    """
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class RetouchNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+            self.c2 = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+            self.c3 = nn.Conv2d(8, 8, 3, padding=1)
+            self.c4 = nn.Conv2d(8, 3, 3, padding=1)
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+            self.strength = float(strength)
+
+        def forward(self, x):
+            h = F.relu(self.c1(x))
+            h = F.relu(self.c2(h))
+            h = F.relu(self.c3(h))
+            h = F.interpolate(h, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            x01 = x * self.std + self.mean
+            return torch.clamp(x01 + self.strength * torch.tanh(self.c4(h)), 0.0, 1.0)
+
+    torch.manual_seed(seed)
+    return RetouchNet().eval()
+
+
+def make_image_onnx_dir(dist: Path, size: int = 64, variant: str = "student", shipped: bool = True,
+                        overlap=32, mode: str = "tile", task: str = "retouch", seed: int = 0) -> Path:
+    """``dist/<task>/<variant>/onnx_fp32``: :func:`retouch_net` at ``size`` x ``size``, output kind
+    ``image`` in [0, 1], ``inference`` ``{"mode": mode, "tile": size, "overlap": overlap}``
+    (``overlap=None`` leaves the key out: the runtime's default)."""
+    import torch
+
+    d = Path(dist) / task / variant / "onnx_fp32"
+    d.mkdir(parents=True, exist_ok=True)
+    net = retouch_net(seed)
+    x = torch.randn(1, 3, size, size)
+    torch.onnx.export(net, (x,), str(d / "model.onnx"), input_names=["image"], output_names=["image"],
+                      opset_version=17, dynamo=False)
+    inference = {"mode": mode, "tile": size}
+    if overlap is not None:
+        inference["overlap"] = overlap
+    write_manifest(d, variant=variant, fmt="onnx", precision="fp32", file="model.onnx", size=size,
+                   layout="NCHW", shipped=shipped, engine="onnxruntime",
+                   extra={"task": task, "arch": "retouch_net_fixture",
+                          "output": {"name": "image", "kind": "image", "range": [0.0, 1.0], "channels": 3,
+                                     "meaning": "the retouched photo, RGB in [0, 1], same size as the input"},
+                          "inference": inference})
     return d
 
 

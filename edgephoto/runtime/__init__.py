@@ -9,6 +9,15 @@ TensorFlow (``tensorflow`` is used only if asked for, or as the last fallback fo
     result.mask           # float32 HxW in [0, 1] at the photo's full resolution
     result.save("cutout.png")                                  # RGBA cut-out
 
+    retouch = runtime.load(runtime.find_model("retouch"))      # output kind "image", mode "tile"
+    result = retouch.predict("photo.jpg")                      # full resolution, tiled at the model size
+    result.outputs["image"]   # float32 HxWx3 in [0, 1], the photo's size
+    result.adjust({"brightness": "auto", "contrast": 10})      # optional, on what save() writes
+    result.save("retouched.jpg")                               # RGB (RGBA if the input had alpha)
+
+Inference modes (manifest ``inference.mode``, registry ``MODES``): ``resize``, ``tile`` (``pad``);
+output kinds (manifest ``output.kind``, registry ``OUTPUT_KINDS``): ``alpha``, ``image``.
+
 Errors the user can fix are ``UserError`` subclasses with a one-line message: ``ImageError``
 (bad/huge/corrupt input), ``ManifestError`` (bad model directory), ``EngineError`` (no engine).
 """
@@ -22,9 +31,9 @@ from ..errors import UserError
 from .engines import ENGINES, EngineError, available_engines, can_run, pick_engine
 from .imageio import ImageError, Photo, read_image
 from .manifest import MANIFEST_NAME, ManifestError, load_manifest, model_file, sha256_of
-from .model import MODES, OUTPUT_KINDS, Model, Result, preprocess
+from .model import MODES, OUTPUT_KINDS, Model, Result, normalize, preprocess
 
-__all__ = ["load", "find_model", "list_models", "Model", "Result", "Photo", "read_image", "preprocess",
+__all__ = ["load", "find_model", "list_models", "Model", "Result", "Photo", "read_image", "preprocess", "normalize",
            "ENGINES", "MODES", "OUTPUT_KINDS", "available_engines", "UserError", "ImageError",
            "ManifestError", "EngineError", "PREFERENCE"]
 

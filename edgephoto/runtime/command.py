@@ -8,14 +8,19 @@ import sys
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "run", help="run an exported model on a photo (background removal: RGBA cut-out / mask)",
+        "run", help="run an exported model on a photo (matte: RGBA cut-out + mask; retouch: retouched photo)",
         description="Run an exported model on one JPEG/PNG photo with the light runtime "
-                    "(numpy, Pillow, one engine). The output format follows the extension of -o; "
-                    "use .png for an RGBA cut-out (.jpg flattens it onto white).")
-    p.add_argument("task", help="task name, e.g. matte")
+                    "(numpy, Pillow, one engine). What -o gets follows the model's output kind: an RGBA "
+                    "cut-out for mask models (matte), the photo itself for image models (retouch). The "
+                    "format follows the extension of -o; .jpg flattens transparency onto white. "
+                    "--brightness/--contrast/--color adjust that result as 'edgephoto adjust' does.")
+    p.add_argument("task", help="task name, e.g. matte or retouch")
     p.add_argument("image", help="input photo (JPEG or PNG, at most 35 MB and 1024x1024 unless --downscale)")
-    p.add_argument("-o", "--output", help="main output, e.g. out.png (RGBA cut-out for matte)")
-    p.add_argument("--mask", help="also write the full-resolution mask (8-bit grayscale PNG)")
+    p.add_argument("-o", "--output", help="main output, e.g. out.png (matte: RGBA cut-out; retouch: the photo)")
+    p.add_argument("--mask", help="also write the full-resolution mask (8-bit grayscale PNG; mask models only)")
+    p.add_argument("--brightness", help="adjust the -o result: -100..100 or auto (as in edgephoto adjust)")
+    p.add_argument("--contrast", help="adjust the -o result: -100..100 or auto")
+    p.add_argument("--color", help="adjust the -o result's colour balance: -100 (cool) .. 100 (warm) or auto")
     p.add_argument("--model", help="exported model directory (default: the shipped model under --dist)")
     p.add_argument("--dist", default="dist", help="artifact root to search (default: dist)")
     p.add_argument("--format", choices=["tflite", "onnx"], help="restrict the automatic choice to a format")
@@ -45,28 +50,36 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..errors import UserError
     from . import find_model, load
+    from .adjust import ORDER, parse_value
 
     if not args.output and not args.mask:
-        raise UserError("nothing to write: give -o OUT.png and/or --mask MASK.png")
+        raise UserError("nothing to write: give -o OUT (and/or --mask MASK.png for a mask model)")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
+    wanted = {k: parse_value(k, getattr(args, k)) for k in ORDER if getattr(args, k, None) is not None}
+    if wanted and not args.output:
+        raise UserError("--brightness/--contrast/--color change the -o output: give -o OUT")
     model_dir = args.model or find_model(args.task, args.dist, args.format, args.precision)
     model = load(model_dir, engine=args.engine, threads=args.threads)
     if model.task != args.task:
         raise UserError(f"{model_dir} is a '{model.task}' model, not '{args.task}'")
-    res = model.predict(args.image, downscale=args.downscale)
+    if args.mask and model.primary_output != "mask":
+        raise UserError(f"--mask needs a model with a mask output; '{model.task}' gives an "
+                        f"'{model.kind}' output (write it with -o)")
+    res = model.predict(args.image, downscale=args.downscale, composite=not wanted)
+    done = res.adjust(wanted) if wanted else []
     if args.output:
         res.save(args.output)
     if args.mask:
-        names = [k for k in res.outputs if k != "rgba"]
-        res.save_output("mask" if "mask" in names else names[0], args.mask)
+        res.save_output("mask", args.mask)
     if not args.quiet:
         ph = res.photo
         note = f" (downscaled from {ph.original_size[0]}x{ph.original_size[1]})" if ph.downscaled else ""
         outs = ", ".join(x for x in (args.output, args.mask) if x)
+        adj = "".join(f", {d['name']} {d['value']}" for d in done)
         print(f"{args.image}: {ph.size[0]}x{ph.size[1]}{note} -> {outs} "
               f"[{model.manifest.get('variant', '?')} {model.manifest['format']}_{model.manifest['precision']} "
-              f"on {model.engine.name}, {model.engine.threads} thread(s), {res.timings['total_s']:.3f} s]",
+              f"on {model.engine.name}, {model.engine.threads} thread(s), {res.timings['total_s']:.3f} s{adj}]",
               file=sys.stderr)
     return 0
 

@@ -2,11 +2,14 @@
 
 Nothing here knows about a particular task. The manifest says:
 
-- ``input``: size, layout, mean/std -> :func:`preprocess`;
-- ``inference.mode``: how a photo of any size becomes model inputs (``MODES``; ``resize`` now —
-  a ``tile`` mode would be one more registered function that returns a full-resolution map);
-- ``output.kind``: what the output means and what the user gets (``OUTPUT_KINDS``; ``alpha``:
-  a mask upsampled to full resolution plus an RGBA cut-out).
+- ``input``: size, layout, range, mean/std, channel order -> :func:`normalize` / :func:`preprocess`;
+- ``inference.mode``: how a photo of any size becomes model inputs (``MODES``):
+  ``resize`` (the whole photo squeezed to the input size, one run; outputs at model resolution) or
+  ``tile`` (full resolution, overlapping input-sized tiles blended; ``pad`` is the same function,
+  named for models whose input is at least as large as the photo) — see :func:`mode_tile`;
+- ``output.kind``: what the output means and what the user gets (``OUTPUT_KINDS``): ``alpha``
+  (a mask upsampled to full resolution plus an RGBA cut-out) or ``image`` (an RGB photo in [0, 1]
+  at full resolution, e.g. the retouch task).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from PIL import Image
 from ..errors import UserError
 from ..registry import Registry
 from . import imageio
+from .adjust import adjust as _adjust
 from .engines import Engine
 from .manifest import ManifestError
 
@@ -40,13 +44,12 @@ def _input_hw(manifest: Dict[str, Any]) -> tuple:
     return int(size[0]), int(size[1])
 
 
-def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] = None) -> np.ndarray:
-    """uint8 HxWx3 -> float32 1xHxWx3 at the model's size, ``(x/255 - mean) / std``."""
+def normalize(rgb: np.ndarray, manifest: Dict[str, Any]) -> np.ndarray:
+    """uint8 HxWx3 -> float32 HxWx3 model values at the same size: ``(x/255 - mean) / std``.
+
+    ``input.range`` [lo, hi] maps 0..255 to lo..hi first; ``input.channels`` "BGR" swaps channels.
+    """
     inp = manifest["input"]
-    h, w = size or _input_hw(manifest)
-    resample = _RESAMPLE.get(manifest.get("inference", {}).get("resample", "bilinear"), Image.BILINEAR)
-    if rgb.shape[0] != h or rgb.shape[1] != w:
-        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), resample))
     lo, hi = inp.get("range", [0.0, 1.0])
     x = rgb.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
     mean = np.asarray(inp.get("mean", [0.0, 0.0, 0.0]), np.float32)
@@ -54,7 +57,16 @@ def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] 
     x = (x - mean) / std
     if str(inp.get("channels", "RGB")).upper() == "BGR":
         x = x[..., ::-1]
-    return np.ascontiguousarray(x[None])
+    return np.ascontiguousarray(x, np.float32)
+
+
+def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] = None) -> np.ndarray:
+    """uint8 HxWx3 -> float32 1xHxWx3 at the model's size, ``(x/255 - mean) / std``."""
+    h, w = size or _input_hw(manifest)
+    resample = _RESAMPLE.get(manifest.get("inference", {}).get("resample", "bilinear"), Image.BILINEAR)
+    if rgb.shape[0] != h or rgb.shape[1] != w:
+        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), resample))
+    return np.ascontiguousarray(normalize(rgb, manifest)[None])
 
 
 # ------------------------------------------------------------------------------ inference modes
@@ -62,6 +74,134 @@ def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] 
 def mode_resize(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     """Resize the whole photo to the model's input, run once; outputs stay at model resolution."""
     return model.engine.run(preprocess(photo.rgb, model.manifest))
+
+
+DEFAULT_OVERLAP = 32
+
+
+def _pair(value: Any, what: str) -> tuple:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == int(value):
+        return int(value), int(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v) for v in value):
+        return int(value[0]), int(value[1])
+    raise ManifestError(f"manifest {what} must be an integer or [height, width], got {value!r}")
+
+
+def tile_params(manifest: Dict[str, Any]) -> tuple:
+    """``((tile_h, tile_w), (overlap_h, overlap_w))`` from ``inference.tile`` / ``inference.overlap``.
+
+    The tile is the model's ``input.size`` (``inference.tile``, if given, must equal it: one tile is
+    one model input). ``overlap`` defaults to 32 (at most half the tile), and must be in [0, tile).
+    """
+    inf = manifest.get("inference", {})
+    th, tw = _input_hw(manifest)
+    if inf.get("tile") is not None:
+        t = _pair(inf["tile"], "inference.tile")
+        if t != (th, tw):
+            raise ManifestError(f"manifest inference.tile {list(t)} differs from input.size [{th}, {tw}] "
+                                f"(one tile is one model input)")
+    if inf.get("overlap") is None:
+        oh, ow = min(DEFAULT_OVERLAP, th // 2), min(DEFAULT_OVERLAP, tw // 2)
+    else:
+        oh, ow = _pair(inf["overlap"], "inference.overlap")
+    for o, t in ((oh, th), (ow, tw)):
+        if not 0 <= o < t:
+            raise ManifestError(f"manifest inference.overlap {o} must be in [0, {t}) for a tile of {t}")
+    return (th, tw), (oh, ow)
+
+
+def tile_starts(n: int, tile: int, overlap: int) -> List[int]:
+    """Tile offsets covering ``n`` pixels: every ``tile - overlap``, the last aligned to the far edge."""
+    if n <= tile:
+        return [0]
+    return list(range(0, n - tile, tile - overlap)) + [n - tile]
+
+
+def tile_weights(starts: List[int], tile: int) -> List[np.ndarray]:
+    """1-D blending weights per tile: a linear ramp over the overlap with each neighbouring tile.
+
+    Where tiles ``a`` and ``b`` overlap by ``L`` pixels, ``a`` falls as ``(L - i - 0.5) / L`` and ``b``
+    rises as ``(i + 0.5) / L``: they sum to 1 (a cross-fade), are never 0, and an edge without a
+    neighbour (an image border) keeps weight 1. Where ramps meet (overlaps wider than half a tile,
+    e.g. the edge-aligned last tile), the smaller wins; the caller divides by the weight sum anyway.
+    """
+    out = []
+    for i, s in enumerate(starts):
+        w = np.ones(tile, np.float32)
+        if i > 0:
+            n = starts[i - 1] + tile - s                 # overlap with the previous tile
+            if n > 0:
+                w[:n] = np.minimum(w[:n], (np.arange(n, dtype=np.float32) + 0.5) / n)
+        if i + 1 < len(starts):
+            n = s + tile - starts[i + 1]                 # overlap with the next tile
+            if n > 0:
+                w[tile - n:] = np.minimum(w[tile - n:], (np.arange(n, 0, -1, dtype=np.float32) - 0.5) / n)
+        out.append(w)
+    return out
+
+
+def _pad_axis(x: np.ndarray, axis: int, size: int) -> tuple:
+    """Pad ``x`` along ``axis`` up to ``size`` (centred; reflect, or edge if too short to reflect)."""
+    n = x.shape[axis]
+    if n >= size:
+        return x, 0
+    before = (size - n) // 2
+    after = size - n - before
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (before, after)
+    return np.pad(x, widths, mode="reflect" if max(before, after) <= n - 1 else "edge"), before
+
+
+@MODES.register("tile")
+def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
+    """Run a fixed-size model on the photo at full resolution, in overlapping tiles.
+
+    Why: image-to-image models (e.g. retouch) are exported with a static input shape (TFLite and
+    TF.js want one; int8 calibration and the device's memory plan are made for it), but the user
+    wants every pixel of the photo back, not a resize of the model's resolution. Tiling keeps the
+    photo's resolution while memory stays bounded by one tile per engine call (plus the
+    full-resolution accumulators), whatever the photo's size.
+
+    How: the photo is normalized at full resolution (:func:`normalize`, no resize). A side shorter
+    than the tile is padded up to it (reflect; edge if too short), and cropped back afterwards — so a
+    photo no larger than the model input is one padded run (mode ``pad`` is this same function).
+    Tiles of the input size step by ``tile - overlap`` with the last one aligned to the far edge;
+    each output is weighted by separable linear ramps over the overlaps (:func:`tile_weights`:
+    borders of the image keep full weight, weights are strictly positive) and the sum is divided
+    by the summed weights, so seams from each tile's zero-padded edges are cross-faded away.
+
+    Returns one float32 HxWxC array per model output, at the photo's resolution; every output must
+    have the input's spatial size.
+    """
+    (th, tw), (oh, ow) = tile_params(model.manifest)
+    x = normalize(photo.rgb, model.manifest)
+    H, W = x.shape[:2]
+    x, top = _pad_axis(x, 0, th)
+    x, left = _pad_axis(x, 1, tw)
+    PH, PW = x.shape[:2]
+    ys, xs = tile_starts(PH, th, oh), tile_starts(PW, tw, ow)
+    wys, wxs = tile_weights(ys, th), tile_weights(xs, tw)
+    acc: List[np.ndarray] = []
+    wsum = np.zeros((PH, PW), np.float32)
+    for y0, wy in zip(ys, wys):
+        for x0, wx in zip(xs, wxs):
+            outs = model.engine.run(np.ascontiguousarray(x[None, y0:y0 + th, x0:x0 + tw]))
+            w = np.outer(wy, wx)
+            for k, o in enumerate(outs):
+                if o.ndim != 4 or o.shape[0] != 1 or o.shape[1:3] != (th, tw):
+                    raise ManifestError(f"inference mode 'tile' needs outputs at the input's size "
+                                        f"{th}x{tw}; output {k} has shape {tuple(o.shape)}")
+                if len(acc) <= k:
+                    acc.append(np.zeros((PH, PW, o.shape[3]), np.float32))
+                acc[k][y0:y0 + th, x0:x0 + tw] += o[0] * w[..., None]
+            wsum[y0:y0 + th, x0:x0 + tw] += w
+    wsum = wsum[top:top + H, left:left + W, None]
+    return [np.ascontiguousarray(a[top:top + H, left:left + W] / wsum) for a in acc]
+
+
+mode_tile.check = tile_params  # type: ignore[attr-defined]  # manifest errors at load, not at predict
+MODES.register("pad", mode_tile)
 
 
 # --------------------------------------------------------------------------------- output kinds
@@ -79,8 +219,17 @@ class Result:
         raise AttributeError(name)
 
     def image(self) -> Image.Image:
-        """The main user-facing image (for ``alpha``: the RGBA cut-out)."""
+        """The main user-facing image (``alpha``: the RGBA cut-out; ``image``: the RGB photo)."""
         return OUTPUT_KINDS.get(self.kind).image(self)
+
+    def adjust(self, adjustments: Any) -> List[Dict[str, Any]]:
+        """Brightness / contrast / colour balance (:func:`edgephoto.runtime.adjust.adjust`) on what
+        :meth:`image` shows; the model's own outputs are kept. Returns what was done."""
+        fn = getattr(OUTPUT_KINDS.get(self.kind), "adjust", None)
+        if fn is None:
+            raise UserError(f"brightness/contrast/colour adjustments are not available for "
+                            f"'{self.kind}' outputs")
+        return fn(self, adjustments)
 
     def save(self, path: Union[str, Path], **kw: Any) -> None:
         imageio.save_atomic(self.image(), path, **kw)
@@ -115,13 +264,14 @@ class AlphaOutput:
         return {"mask": mask}
 
     @staticmethod
-    def composite(result: Result) -> np.ndarray:
+    def composite(result: Result, rgb: Optional[np.ndarray] = None) -> np.ndarray:
+        """HxWx4 uint8: ``rgb`` (default: the photo's) with the mask (times the input's alpha)."""
         photo = result.photo
         a = result.outputs["mask"] * 255.0
         if photo.alpha is not None:  # keep what was already transparent in the input
             a = a * (photo.alpha.astype(np.float32) / 255.0)
         rgba = np.empty(photo.rgb.shape[:2] + (4,), np.uint8)
-        rgba[..., :3] = photo.rgb
+        rgba[..., :3] = photo.rgb if rgb is None else rgb
         rgba[..., 3] = (a + 0.5).astype(np.uint8)
         return rgba
 
@@ -131,8 +281,67 @@ class AlphaOutput:
             result.outputs["rgba"] = cls.composite(result)
         return Image.fromarray(result.outputs["rgba"], "RGBA")
 
+    @classmethod
+    def adjust(cls, result: Result, adjustments: Any) -> List[Dict[str, Any]]:
+        """Adjust the photo's RGB (statistics of the whole photo), then cut it out with the mask."""
+        rgb, done = _adjust(result.photo.rgb, adjustments)
+        result.outputs["rgba"] = cls.composite(result, rgb)
+        return done
+
 
 OUTPUT_KINDS.register("alpha", AlphaOutput)
+
+
+class ImageOutput:
+    """An RGB image the same size as the photo (e.g. retouch) -> float32 HxWx3 in [0, 1] + a photo.
+
+    ``output.range`` [lo, hi] is mapped to [0, 1]; a single-channel output is repeated to RGB and
+    extra channels are dropped. Outputs at another size (e.g. an ``image`` model run in mode
+    ``resize``) are resized bilinearly to the photo's. ``outputs["image"]`` is the model's result;
+    ``outputs["rgb"]`` (uint8 HxWx3, made by :meth:`image`) is what the user gets, after any
+    :meth:`Result.adjust`. The picture is RGBA when the input had alpha (the input's alpha, kept).
+    """
+
+    primary = "image"
+
+    @staticmethod
+    def postprocess(model: "Model", photo: imageio.Photo, raw: List[np.ndarray]) -> Dict[str, np.ndarray]:
+        y = raw[0]
+        y = y[0] if y.ndim == 4 else y
+        y = y[..., None] if y.ndim == 2 else y                  # HxWxC
+        if y.shape[-1] == 1:
+            y = np.repeat(y, 3, axis=-1)
+        elif y.shape[-1] >= 3:
+            y = y[..., :3]
+        else:
+            raise ManifestError(f"output kind 'image' needs 1 or 3+ channels, the model gives {y.shape[-1]}")
+        lo, hi = model.manifest["output"].get("range", [0.0, 1.0])
+        y = (y.astype(np.float32) - np.float32(lo)) / np.float32(max(hi - lo, 1e-12))
+        H, W = photo.rgb.shape[:2]
+        if y.shape[:2] != (H, W):
+            y = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(y[..., c]))
+                                     .resize((W, H), Image.BILINEAR)) for c in range(3)], axis=-1)
+        return {"image": np.clip(y, 0.0, 1.0).astype(np.float32)}
+
+    @classmethod
+    def image(cls, result: Result) -> Image.Image:
+        if "rgb" not in result.outputs:
+            result.outputs["rgb"] = (result.outputs["image"] * 255.0 + 0.5).astype(np.uint8)
+        im = Image.fromarray(result.outputs["rgb"])
+        if result.photo.alpha is not None:
+            im.putalpha(Image.fromarray(result.photo.alpha))
+        return im
+
+    @classmethod
+    def adjust(cls, result: Result, adjustments: Any) -> List[Dict[str, Any]]:
+        """Adjust the model's output photo (the statistics for 'auto' are the output's)."""
+        if "rgb" not in result.outputs:
+            cls.image(result)
+        result.outputs["rgb"], done = _adjust(result.outputs["rgb"], adjustments)
+        return done
+
+
+OUTPUT_KINDS.register("image", ImageOutput)
 
 
 # ----------------------------------------------------------------------------------- the model
@@ -148,6 +357,9 @@ class Model:
         kind = manifest["output"].get("kind")
         self._mode: Callable = MODES.get(mode)
         self._kind = OUTPUT_KINDS.get(kind)
+        check = getattr(self._mode, "check", None)
+        if check is not None:          # a bad manifest fails at load, not at the first photo
+            check(manifest)
         self.kind = kind
         self.primary_output = getattr(self._kind, "primary", None)
 
