@@ -12,19 +12,89 @@ def test_published_parameter_counts(name, expected):
     assert abs(n - expected) / expected < 0.01, f"{name}: {n} params"
 
 
+from edgephoto.models import pix2pixhd, retouchnet, u2net
+
+FAMILIES = {**{n: "u2net" for n in u2net.VARIANTS}, **{n: "generator" for n in pix2pixhd.VARIANTS},
+            **{n: "generator" for n in retouchnet.VARIANTS},
+            **{n: "discriminator" for n in pix2pixhd.DISCRIMINATORS}}
+
+
+def test_every_registered_arch_has_a_test_family():
+    assert sorted(FAMILIES) == sorted(ARCHS.names())
+
+
+def _assert_all_grads(model, skip=()):
+    missing = [n for n, p in model.named_parameters()
+               if p.requires_grad and not n.startswith(skip) and (p.grad is None or not torch.isfinite(p.grad).all())]
+    assert not missing, f"parameters without a finite gradient: {missing[:5]}"
+
+
 @pytest.mark.parametrize("name", ARCHS.names())
 def test_forward_backward_every_arch(name):
     torch.manual_seed(0)
     model = create_model(name).train()
-    x = torch.rand(2, 3, 64, 64)
-    outs = model(x)
-    assert len(outs) == 7  # fused + six side outputs
-    assert all(o.shape == (2, 1, 64, 64) for o in outs)
-    loss = sum(torch.nn.functional.binary_cross_entropy_with_logits(o, torch.ones_like(o)) for o in outs)
+    family = FAMILIES[name]
+    if family == "u2net":
+        x = torch.rand(2, 3, 64, 64)
+        outs = model(x)
+        assert len(outs) == 7  # fused + six side outputs
+        assert all(o.shape == (2, 1, 64, 64) for o in outs)
+        loss = sum(torch.nn.functional.binary_cross_entropy_with_logits(o, torch.ones_like(o)) for o in outs)
+        skip = ()
+    elif family == "generator":   # image in [-1, 1] -> image of the same size
+        x = torch.rand(2, 3, 48, 40) * 2 - 1
+        y = model(x)
+        assert y.shape == x.shape
+        loss = (y - x.flip(3)).abs().mean()
+        skip = ("g1_head",)       # used only in pix2pixHD's "global" phase (tested below)
+    else:                          # multi-scale discriminator on concat(input, image)
+        feats = model(torch.rand(2, 6, 64, 64))
+        loss = sum(scale[-1].mean() for scale in feats)
+        skip = ()
     loss.backward()
     assert torch.isfinite(loss)
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
-    assert not missing, f"parameters without a finite gradient: {missing[:5]}"
+    _assert_all_grads(model, skip)
+
+
+def test_pix2pixhd_published_size_and_phases():
+    # the published local-enhancer configuration (ngf 32, G1 at 64 with 4 downsamplings, 9 + 3 blocks)
+    assert abs(count_parameters(create_model("pix2pixhd")) - 182.7e6) / 182.7e6 < 0.01
+    g = create_model("pix2pixhd_rsu_lite").train()
+    assert any(isinstance(m, pix2pixhd.RSUResBlock) for m in g.modules())
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    g.set_phase("global")               # G1 alone: only G1 and its head learn
+    g(x).abs().mean().backward()
+    assert all(p.grad is not None for p in g.g1_head.parameters())
+    assert all(p.grad is None for p in g.g2_front.parameters())
+    g.zero_grad(set_to_none=True)
+    g.set_phase("local")                # G2 with G1 frozen
+    g(x).abs().mean().backward()
+    assert all(p.grad is None for p in g.g1.parameters())
+    assert all(p.grad is not None for p in g.head.parameters())
+    with pytest.raises(ValueError, match="unknown phase"):
+        g.set_phase("both")
+
+
+def test_multiscale_discriminator_shapes():
+    d = create_model("patchgan_ms3_lite").eval()
+    feats = d(torch.rand(2, 6, 128, 128))
+    assert len(feats) == 3                                 # 1x, 1/2, 1/4
+    assert all(len(scale) == 5 for scale in feats)         # n_layers + 2 layers, last = logits
+    sides = [scale[-1].shape[-1] for scale in feats]
+    assert sides[0] > sides[1] > sides[2] and all(scale[-1].shape[1] == 1 for scale in feats)
+    assert [scale[0].shape[-1] for scale in feats] == [65, 33, 17]   # 4x4 stride-2, pad 2
+
+
+def test_feature_matching_loss_zero_on_equal_and_positive_on_different():
+    from edgephoto.train.gan import feature_matching
+    torch.manual_seed(0)
+    d = create_model("patchgan_ms3_lite").eval()
+    x, y = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        same = feature_matching(d(torch.cat([x, y], 1)), d(torch.cat([x, y], 1)))
+        diff = feature_matching(d(torch.cat([x, y], 1)), d(torch.cat([x, y.flip(2)], 1)))
+    assert float(same) == 0.0
+    assert float(diff) > 1e-3
 
 
 def test_full_u2net_runs_at_published_resolution():

@@ -13,16 +13,13 @@ Write it to disk in the DUTS layout with ``edgephoto data matte`` (or ``generate
 
 from __future__ import annotations
 
-import os
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..runtime.imageio import save_atomic
 from .photos import builtin_photos
 
 SPLIT_SIZES = {"train": 2000, "val": 100, "test": 200}
@@ -201,47 +198,10 @@ def make_sample(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarr
     return img_u8, mask_u8
 
 
-def _write_one(job: Tuple[int, str, int, str, str]) -> None:
-    seed, split, i, ip, mp = job
-    img, mask = make_sample(seed, split, i)
-    save_atomic(Image.fromarray(img), ip, quality=95)
-    save_atomic(Image.fromarray(mask), mp)
-
-
 def generate(root: Path, seed: int = 0, sizes: Dict[str, int] | None = None,
              progress: Callable[[str, int, int], None] | None = None,
              workers: int | None = None) -> Dict[str, int]:
-    """Write ``root/<split>/images/*.jpg`` and ``root/<split>/masks/*.png`` (DUTS layout).
-
-    Existing samples are kept (generation is deterministic), so re-running is cheap; samples are
-    generated in ``workers`` processes (default: all cores).
-    """
-    sizes = dict(SPLIT_SIZES if sizes is None else sizes)
-    root = Path(root)
-    workers = workers or os.cpu_count() or 1
-    for split, n in sizes.items():
-        img_dir, mask_dir = root / split / "images", root / split / "masks"
-        img_dir.mkdir(parents=True, exist_ok=True)
-        mask_dir.mkdir(parents=True, exist_ok=True)
-        jobs = []
-        for i in range(n):
-            stem = f"{split}_{i:05d}"
-            ip, mp = img_dir / f"{stem}.jpg", mask_dir / f"{stem}.png"
-            if not (ip.exists() and mp.exists()):
-                jobs.append((seed, split, i, str(ip), str(mp)))
-        done = n - len(jobs)
-        if workers > 1 and len(jobs) > 16:
-            with ProcessPoolExecutor(workers) as pool:
-                for _ in pool.map(_write_one, jobs, chunksize=8):
-                    done += 1
-                    if progress:
-                        progress(split, done, n)
-        else:
-            for job in jobs:
-                _write_one(job)
-                done += 1
-                if progress:
-                    progress(split, done, n)
-        if progress and not jobs:
-            progress(split, n, n)
-    return sizes
+    """Write ``root/<split>/images/*.jpg`` and ``root/<split>/masks/*.png`` (DUTS layout); existing pairs are kept."""
+    from .generate import write_pairs
+    return write_pairs(root, make_sample, dict(SPLIT_SIZES if sizes is None else sizes), ("images", "masks"), seed=seed,
+                       progress=progress, workers=workers)

@@ -46,3 +46,36 @@ class MaskDataset(Dataset):
             img = load_rgb(ip, (s, s))
             mask = load_gray(mp, (s, s))
         return to_input_tensor(img, self.mean, self.std), torch.from_numpy(np.ascontiguousarray(mask)[None])
+
+
+class ImagePairDataset(Dataset):
+    """(input photo, target photo) pairs, both normalized. Training: the same random ``size`` crop
+    of both (upscaled first if the pair is smaller) and a random flip; otherwise the whole pair
+    resized to ``size``."""
+
+    def __init__(self, pairs: PairFolder, size: int, mean, std, augment: bool = False) -> None:
+        self.pairs, self.size, self.mean, self.std, self.augment = pairs, size, mean, std, augment
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int):
+        ip, tp = self.pairs[i]
+        s = self.size
+        if self.augment:
+            rng = np.random.default_rng()
+            img = load_rgb(ip)
+            tgt = load_rgb(tp, (img.shape[1], img.shape[0]))
+            h, w = img.shape[:2]
+            if min(h, w) < s:
+                k = s / min(h, w)
+                size = (max(s, round(w * k)), max(s, round(h * k)))
+                img, tgt = load_rgb(ip, size), load_rgb(tp, size)
+                h, w = img.shape[:2]
+            y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
+            img, tgt = img[y:y + s, x:x + s], tgt[y:y + s, x:x + s]
+            if rng.random() < 0.5:
+                img, tgt = img[:, ::-1], tgt[:, ::-1]
+        else:
+            img, tgt = load_rgb(ip, (s, s)), load_rgb(tp, (s, s))
+        return to_input_tensor(img, self.mean, self.std), to_input_tensor(tgt, self.mean, self.std)

@@ -24,3 +24,5 @@ def count_parameters(model) -> int:
 
 # Importing the model files registers their variants.
 from . import u2net  # noqa: E402,F401
+from . import pix2pixhd  # noqa: E402,F401
+from . import retouchnet  # noqa: E402,F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,6 +23,12 @@ class Task:
     output: Dict[str, Any] = field(default_factory=dict)     # manifest "output" block
     inference: Dict[str, Any] = field(default_factory=lambda: {"mode": "resize"})
     data_layout: Dict[str, str] = field(default_factory=dict)  # sub-folder names of a split
+    # GAN training of the teacher: {"discriminator": arch, "gan_weight", "fm_weight", "lr"}; None: none
+    adversarial: Optional[Dict[str, Any]] = None
+    # the teacher's training phases as (phase, fraction of the steps), for models with set_phase()
+    teacher_phases: Sequence[Tuple[str, float]] = ()
+    # per-profile, per-role overrides of edgephoto/train/profiles.py, e.g. {"demo": {"teacher": {...}}}
+    profiles: Dict[str, Dict[str, Dict[str, Any]]] = field(default_factory=dict)
 
     # ---- data
     def default_data_root(self) -> Path:
@@ -54,6 +60,23 @@ class Task:
     def export_module(self, model):
         """An nn.Module mapping the normalized NCHW input to the final output (what ships)."""
         raise NotImplementedError
+
+    def predict_for_eval(self, head, rgb_u8: np.ndarray, size: int, target_shape) -> np.ndarray:
+        """The export module on one photo -> a numpy prediction at the target's resolution.
+
+        Default: resize to ``size`` (what ``inference.mode = resize`` does), run, upsample the first
+        output channel bilinearly. Fully convolutional tasks override this to run at full size.
+        """
+        import torch
+        import torch.nn.functional as F
+        from PIL import Image
+
+        from ..data.torch_datasets import to_input_tensor
+        rgb = np.asarray(Image.fromarray(rgb_u8).resize((size, size), Image.BILINEAR))
+        with torch.no_grad():
+            y = head(to_input_tensor(rgb, self.mean, self.std)[None])
+            y = F.interpolate(y, size=tuple(target_shape[:2]), mode="bilinear", align_corners=False)
+        return y[0, 0].numpy()
 
     # ---- metrics on numpy predictions at any resolution
     def metrics(self, preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:

@@ -23,7 +23,9 @@ CKPT_FORMAT = "edgephoto-ckpt-1"
 def save_checkpoint(path: Path, model: torch.nn.Module, *, task: str, arch: str, input_size: int,
                     step: int = 0, arch_kwargs: Dict[str, Any] | None = None,
                     optimizer=None, scheduler=None, metrics: Dict[str, Any] | None = None,
-                    config: Dict[str, Any] | None = None, weights_only: bool = False) -> Path:
+                    config: Dict[str, Any] | None = None, weights_only: bool = False,
+                    extra: Dict[str, Any] | None = None) -> Path:
+    """``extra``: more resumable state (e.g. the GAN's discriminator), dropped with ``weights_only``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = model.module if hasattr(model, "module") else model  # unwrap DDP
@@ -36,6 +38,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, *, task: str, arch: str,
             state["optimizer"] = optimizer.state_dict()
         if scheduler is not None:
             state["scheduler"] = scheduler.state_dict()
+        state.update(extra or {})
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma list of roles: teacher, student (default: both)")
     p.add_argument("--arch", default=None, help="override the architecture of the role")
     p.add_argument("--out", default=None, help="output folder (default: runs/<task>/<role>)")
+    p.add_argument("--no-gan", action="store_true",
+                   help="train the teacher with the pixel loss only (no discriminator), for tasks with a GAN")
     p.add_argument("--sync-check", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -45,7 +47,7 @@ def make_config(args, role: str, profile_role: str, out, arch: str, **extra):
     from .trainer import TrainConfig
 
     task = get_task(args.task)
-    prof = profile(args.profile, profile_role)
+    prof = profile(args.profile, profile_role, task)
     prof_arch = prof.pop("arch", None)
     data = args.data or str(task.default_data_root())
     if not Path(data, "train").is_dir():
@@ -76,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--out needs a single --role")
         out = Path(args.out) if args.out else Path(args.runs) / args.task / role
         arch = args.arch or (task.teacher_arch if role == "teacher" else task.student_arch)
-        cfg = make_config(args, role, role, out, arch, sync_check=args.sync_check)
+        gan = role == "teacher" and bool(task.adversarial) and not args.no_gan
+        phases = [list(p) for p in task.teacher_phases] if role == "teacher" else []
+        cfg = make_config(args, role, role, out, arch, sync_check=args.sync_check, adversarial=gan,
+                          phases=phases)
         train(cfg)
     return 0

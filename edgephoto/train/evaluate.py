@@ -7,14 +7,12 @@ from typing import Dict, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, task, data_root: Path, split: str = "val",
              size: Optional[int] = None, limit: Optional[int] = None) -> Dict[str, float]:
     from ..data.folders import load_rgb
-    from ..data.torch_datasets import to_input_tensor
 
     size = size or task.input_size
     head = task.export_module(model)
@@ -22,10 +20,7 @@ def evaluate(model: torch.nn.Module, task, data_root: Path, split: str = "val",
     preds, targets = [], []
     for ip, tp in pairs:
         target = task.load_target(tp)
-        x = to_input_tensor(load_rgb(ip, (size, size)), task.mean, task.std)[None]
-        y = head(x)
-        y = F.interpolate(y, size=target.shape[:2], mode="bilinear", align_corners=False)
-        preds.append(y[0, 0].numpy())
+        preds.append(task.predict_for_eval(head, load_rgb(ip), size, target.shape))
         targets.append(target)
     out = task.metrics(preds, targets)
     out["images"] = len(pairs)

@@ -33,8 +33,11 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
 }
 
 
-def profile(name: str, role: str) -> Dict[str, Any]:
+def profile(name: str, role: str, task=None) -> Dict[str, Any]:
+    """The profile's settings for ``role``, with the task's own overrides (``Task.profiles``) on top."""
     if name not in PROFILES:
         from ..errors import UserError
         raise UserError(f"unknown profile '{name}' (known: {', '.join(PROFILES)})")
-    return dict(PROFILES[name][role])
+    out = dict(PROFILES[name][role])
+    out.update(((getattr(task, "profiles", None) or {}).get(name) or {}).get(role) or {})
+    return out

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -49,6 +49,8 @@ class TrainConfig:
     hint_weight: float = 0.0            # side-output hints when distilling
     resume: bool = True
     sync_check: bool = False            # write each rank's parameter digest (DDP test)
+    adversarial: bool = False           # add the task's GAN losses (task.adversarial), e.g. pix2pixHD
+    phases: Sequence[Sequence[Any]] = ()   # [(phase, fraction of steps)] for models with set_phase()
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +78,18 @@ def lr_factor(step: int, total: int) -> float:
     if step < warm:
         return (step + 1) / warm
     return 1.0 if step < (2 * total) // 3 else 0.1
+
+
+def phase_at(step: int, total: int, phases: Sequence[Sequence[Any]]) -> Optional[str]:
+    """The training phase of ``step``: phases take consecutive fractions of the run, in order."""
+    if not phases:
+        return None
+    edge = 0.0
+    for name, frac in phases:
+        edge += float(frac) * total
+        if step < edge:
+            return str(name)
+    return str(phases[-1][0])
 
 
 def train(cfg: TrainConfig) -> Dict[str, Any]:
@@ -113,6 +127,17 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         if is_main:
             log(f"[train {cfg.task}/{out.name}] resuming from step {step} ({ckpt_path})")
 
+    gan = None
+    if cfg.adversarial:
+        if not task.adversarial:
+            from ..errors import UserError
+            raise UserError(f"task '{cfg.task}' has no adversarial (GAN) training")
+        from .gan import AdversarialTrainer
+        gan = AdversarialTrainer(task.adversarial, cfg.lr)
+        if step and "discriminator" in state:
+            gan.load_state_dict(state["discriminator"])
+    phased = bool(cfg.phases) and hasattr(model, "set_phase")
+
     teacher = None
     if cfg.teacher:
         teacher, tstate = load_model(Path(cfg.teacher))
@@ -121,7 +146,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
     ddp_model = model
     if world > 1:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(model)
+        # phases leave some parameters unused (e.g. G1's own head once G2 trains)
+        ddp_model = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=phased)
 
     dataset = task.dataset(Path(cfg.data), "train", size, train=True)
     if world > 1:
@@ -135,6 +161,10 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     config.update(size=size, world_size=world)
     if is_main:
         kind = f"distill T={cfg.temperature:g} from {cfg.teacher}" if teacher else "supervised"
+        if gan:
+            kind += f" + GAN ({task.adversarial['discriminator']})"
+        if phased:
+            kind += ", phases " + " -> ".join(f"{n} {f:.0%}" for n, f in cfg.phases)
         log(f"[train {cfg.task}/{out.name}] {cfg.arch} ({count_parameters(model) / 1e6:.2f} M params), "
             f"{kind}, {len(dataset)} train images at {size}px, batch {cfg.batch} x {world} process(es), "
             f"{cfg.steps} steps")
@@ -150,6 +180,12 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             for x, y in loader:
                 if step >= cfg.steps:
                     break
+                if phased:
+                    phase = phase_at(step, cfg.steps, cfg.phases)
+                    if phase != model.phase:
+                        model.set_phase(phase)
+                        if is_main:
+                            log(f"[train {cfg.task}/{out.name}] step {step}: phase '{phase}'")
                 raw = ddp_model(x)
                 if teacher is not None:
                     with torch.no_grad():
@@ -157,6 +193,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                     loss = task.distill_loss(raw, traw, y, cfg.temperature, cfg.alpha, cfg.hint_weight)
                 else:
                     loss = task.loss(raw, y)
+                if gan is not None:
+                    loss = gan.step(x, task.outputs(raw)[0], y, loss)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at step {step}")
                 opt.zero_grad(set_to_none=True)
@@ -170,10 +208,13 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                     rate = seen / el if el else 0.0
                     rec = {"step": step, "loss": round(loss.item(), 5), "lr": opt.param_groups[0]["lr"],
                            "img_per_s": round(rate, 2), "elapsed_s": round(el, 1)}
+                    if gan is not None:
+                        rec.update({k: round(v, 5) for k, v in gan.last.items()})
                     metrics_f.write(json.dumps(rec) + "\n")
                     metrics_f.flush()
                     eta = (cfg.steps - step) * cfg.batch * world / rate if rate else 0
-                    log(f"[train {cfg.task}/{out.name}] step {step}/{cfg.steps} loss {loss.item():.4f} "
+                    terms = "".join(f" {k} {v:.4f}" for k, v in (gan.last if gan else {}).items())
+                    log(f"[train {cfg.task}/{out.name}] step {step}/{cfg.steps} loss {loss.item():.4f}{terms} "
                         f"lr {rec['lr']:.1e} {rate:.1f} img/s eta {fmt_duration(eta)}")
                 if is_main and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
                     model.eval()
@@ -183,7 +224,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                     log(f"[train {cfg.task}/{out.name}] step {step} val {_fmt(last)}")
                 if is_main and step % cfg.ckpt_every == 0:
                     save_checkpoint(ckpt_path, model, task=cfg.task, arch=cfg.arch, input_size=size,
-                                    step=step, optimizer=opt, scheduler=sched, config=config)
+                                    step=step, optimizer=opt, scheduler=sched, config=config,
+                                    extra=_extra(gan))
             epoch += 1
     finally:
         if metrics_f:
@@ -193,12 +235,15 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         (out / f"sync_rank{rank}.json").write_text(json.dumps({"rank": rank, "step": step,
                                                                "digest": param_digest(model)}))
     result: Dict[str, Any] = {"step": step}
+    if phased:
+        model.set_phase("joint" if "joint" in dict(cfg.phases) else cfg.phases[-1][0])
     if is_main:
         model.eval()
         val = evaluate(model, task, Path(cfg.data), "val", size, cfg.eval_limit)
         result["val"] = val
         save_checkpoint(ckpt_path, model, task=cfg.task, arch=cfg.arch, input_size=size, step=step,
-                        optimizer=opt, scheduler=sched, metrics={"val": val}, config=config)
+                        optimizer=opt, scheduler=sched, metrics={"val": val}, config=config,
+                        extra=_extra(gan))
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"step": step, "val": val, "final": True}) + "\n")
         log(f"[train {cfg.task}/{out.name}] done at step {step} in {fmt_duration(time.time() - t0)}; "
@@ -207,6 +252,10 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         dist.barrier()
         dist.destroy_process_group()
     return result
+
+
+def _extra(gan) -> Dict[str, Any]:
+    return {"discriminator": gan.state_dict()} if gan is not None else {}
 
 
 def _fmt(metrics: Dict[str, Any]) -> str:

@@ -1,0 +1,92 @@
+"""RetouchNet: the compact retouching student (a small encoder-decoder with a global path).
+
+Retouching is mostly global (exposure, contrast, white balance, saturation) with local touches, so
+the student is built for that at a few thousand MACs per pixel:
+
+- encoder at 1, 1/2 and 1/4 resolution (3x3 convs, stride-2 downsampling, ReLU, BatchNorm);
+- a **global path** in the spirit of HDRNet: the 1/4-resolution features are averaged over the
+  whole input, passed through two 1x1 convs and added back to every position, so each pixel's
+  correction can depend on image-wide statistics (colour cast, exposure);
+- residual blocks at 1/4 resolution, then a decoder with *additive* skips (cheaper than concat at
+  full resolution) back to full resolution;
+- a 3x3 conv predicts a correction that is added to the input (images in [-1, 1]).
+
+Fully convolutional: the runtime runs it on overlapping tiles (``inference.mode = tile``); the
+global path then sees each tile's statistics, which the tile blending smooths over.
+
+Variants: ``retouchnet_tiny`` (width 8, the shipped student) and ``retouchnet_small`` (width 16).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import ARCHS
+from ..registry import lazy_call
+
+
+def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(conv_bn_relu(ch, ch), nn.Conv2d(ch, ch, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.body(x))
+
+
+class GlobalPath(nn.Module):
+    """Image-wide context: mean over positions -> 1x1 conv -> ReLU -> 1x1 conv, added everywhere."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.fc = nn.Sequential(nn.Conv2d(ch, ch, 1), nn.ReLU(inplace=True), nn.Conv2d(ch, ch, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc(x.mean(dim=(2, 3), keepdim=True))
+
+
+class RetouchNet(nn.Module):
+    def __init__(self, width: int = 8, n_blocks: int = 2, in_ch: int = 3, out_ch: int = 3) -> None:
+        super().__init__()
+        c = width
+        self.enc1 = conv_bn_relu(in_ch, c)
+        self.enc2 = nn.Sequential(conv_bn_relu(c, 2 * c, 2), conv_bn_relu(2 * c, 2 * c))
+        self.enc3 = nn.Sequential(conv_bn_relu(2 * c, 4 * c, 2), conv_bn_relu(4 * c, 4 * c))
+        self.context = GlobalPath(4 * c)
+        self.blocks = nn.Sequential(*[ResBlock(4 * c) for _ in range(n_blocks)])
+        self.up3 = nn.Conv2d(4 * c, 2 * c, 1)
+        self.dec2 = conv_bn_relu(2 * c, 2 * c)
+        self.up2 = nn.Conv2d(2 * c, c, 1)
+        self.dec1 = conv_bn_relu(c, c)
+        self.head = nn.Conv2d(c, out_ch, 3, padding=1)
+        nn.init.zeros_(self.head.weight)   # start as the identity: output = input
+        nn.init.zeros_(self.head.bias)
+        self.multiple = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[2:]
+        pad_h, pad_w = (-h) % self.multiple, (-w) % self.multiple
+        xp = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if (pad_h or pad_w) else x
+        e1 = self.enc1(xp)
+        e2 = self.enc2(e1)
+        b = self.blocks(self.context(self.enc3(e2)))
+        d2 = self.dec2(F.interpolate(self.up3(b), scale_factor=2, mode="nearest") + e2)
+        d1 = self.dec1(F.interpolate(self.up2(d2), scale_factor=2, mode="nearest") + e1)
+        return (xp + self.head(d1))[:, :, :h, :w]
+
+
+VARIANTS = {
+    "retouchnet_tiny": dict(width=8, n_blocks=2),
+    "retouchnet_small": dict(width=16, n_blocks=2),
+}
+
+for _name, _kw in VARIANTS.items():
+    ARCHS.register(_name, lazy_call(RetouchNet, **_kw))
