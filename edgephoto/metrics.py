@@ -15,6 +15,8 @@ from .registry import Registry
 BETA2 = 0.3  # the salient-object literature's precision weighting
 
 METRICS = Registry("metric set")
+# metrics where larger is better (the rest: errors, smaller is better)
+HIGHER_IS_BETTER = frozenset({"max_f", "iou", "psnr", "ssim"})
 
 
 @METRICS.register("alpha")

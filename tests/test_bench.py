@@ -57,7 +57,7 @@ def test_bench_report_fields_and_markdown(setup):
     assert row["verdict"]["latency_s"]["pass"] and row["verdict"]["peak_mem_mb"]["pass"]
     assert rows[("student", "tfjs_fp16")]["status"] == "size-only"
     ct = {c["variant"] + "/" + c["key"]: c for c in rep["compression_table"]}
-    assert ct["teacher/onnx_fp32"]["built"] and ct["teacher/onnx_fp32"]["mae"] is not None
+    assert ct["teacher/onnx_fp32"]["built"] and ct["teacher/onnx_fp32"]["metrics"]["mae"] is not None
     assert not ct["student-kd-t2/onnx_fp32"]["built"]
     md = (t / "reports" / "bench.md").read_text()
     assert "| matte | student * | onnx_fp32 | ok |" in md and "not built" in md

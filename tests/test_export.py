@@ -108,7 +108,7 @@ def test_manifests_match_schema_and_files(exported):
         assert m["input"]["layout"] == spec.layout and m["input"]["size"] == [SIZE, SIZE]
         assert m["input"]["name"] == "image" and m["output"]["name"] == "mask"
         assert m["shipped"] is True and m["params"] > 1000 and m["macs"] > 1e6
-        assert {"max_abs", "mean_abs", "mae_drop", "iou_drop"} <= set(m["parity"])
+        assert {"max_abs", "mean_abs", "mae_drop", "iou_drop", "quality_drop"} <= set(m["parity"])
         assert {"mae", "max_f", "iou"} <= set(m["metrics"])
         f = d / m["file"]
         if spec.format == "tfjs":

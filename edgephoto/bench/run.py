@@ -24,14 +24,25 @@ LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decod
                 "median and p90 of timed runs after warm-up, each thread count in a fresh process")
 MEMORY_NOTE = "peak RSS (VmHWM) of a fresh process that loads the model and processes the 1024x1024 photo"
 
-# BRIEF.md's compression table: (label, variant, format key, document size, document loss)
-COMPRESSION_ROWS = [
-    ("U2-Net big (teacher fp32)", "teacher", "onnx_fp32", "157 MB", 0.009145),
-    ("U2-Net small (student trained alone, fp32)", "student", "onnx_fp32", "9.8 MB", 0.011567),
-    ("big + post-training quantization (teacher int8)", "teacher", "onnx_int8", "41.4 MB", 0.009451),
-    ("distilled from big, T = 2 (fp32)", "student-kd-t2", "onnx_fp32", "9.7 MB", 0.01676),
-    ("distilled from big, T = 7 (fp32)", "student-kd-t7", "onnx_fp32", "9.7 MB", 0.01789),
-]
+
+
+def _task(name: str):
+    """The registered task (its metrics, document table), or None for an unknown task name."""
+    try:
+        from ..tasks import get_task
+        return get_task(name)
+    except (ImportError, KeyError):
+        return None
+
+
+def primary_metric(task_name: str) -> str:
+    t = _task(task_name)
+    return t.primary_metric if t else "mae"
+
+
+def shown_metrics(task_name: str) -> List[str]:
+    t = _task(task_name)
+    return list(getattr(t, "report_metrics", None) or [primary_metric(task_name)])
 
 
 def log(msg: str) -> None:
@@ -108,8 +119,6 @@ def probe(model_dir: str, image: Path, threads: int, runs: int, warmup: int, tim
 
 def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], split: str = "test") -> Dict[str, Any]:
     """Task metrics on the held-out split through the runtime, at the ground truth's resolution."""
-    from PIL import Image
-
     from ..metrics import METRICS
     pairs, load_target, metric_fn = None, None, None
     try:  # the task's own definitions when the tasks package is importable (it needs no torch)
@@ -132,8 +141,9 @@ def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], sp
     for img, tgt in pairs:
         g = load_target(tgt)
         p = model.predict(img, downscale=True, composite=False).outputs[model.primary_output]
-        if p.shape != g.shape[:2]:
-            p = np.asarray(Image.fromarray(p.astype(np.float32), "F").resize((g.shape[1], g.shape[0]), Image.BILINEAR))
+        if p.shape[:2] != g.shape[:2]:
+            from ..export.parity import upsample
+            p = upsample(p.astype(np.float32), g.shape)
         preds.append(p)
         targets.append(g)
     out = {k: float(v) for k, v in metric_fn(preds, targets).items()}
@@ -154,7 +164,7 @@ def _onnx_macs(d: Path, m: Dict[str, Any]) -> Optional[float]:
         return None
 
 
-def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_mae: Optional[float]) -> Dict[str, Dict[str, Any]]:
+def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[float]) -> Dict[str, Dict[str, Any]]:
     """{budget: {limit, value, pass}} for what applies to this row; value None = not measured."""
     v: Dict[str, Dict[str, Any]] = {}
     key = f"{row.get('format')}_{row.get('precision')}"
@@ -173,10 +183,16 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_mae: Optional[float]) 
     if runnable:
         med = lat.get("median_s")
         add("latency_s", b.get("latency_s"), None if med is None else med * scale)
-    if row.get("precision") == "int8" and b.get("int8_mae_rel_loss") is not None and runnable:
-        mae = (row.get("quality") or {}).get("mae")
-        rel = None if (mae is None or not fp32_mae) else (mae - fp32_mae) / fp32_mae
-        add("int8_mae_rel_loss", b["int8_mae_rel_loss"], None if rel is None else round(rel, 4))
+    quality = row.get("quality") or {}
+    if row.get("precision") == "int8" and b.get("int8_quality_rel_loss") is not None and runnable:
+        # relative loss of the task's primary metric vs. the fp32 model it came from
+        from ..metrics import HIGHER_IS_BETTER
+        pm = primary_metric(row["task"])
+        q = quality.get(pm)
+        rel = None
+        if q is not None and fp32_quality:
+            rel = (fp32_quality - q if pm in HIGHER_IS_BETTER else q - fp32_quality) / abs(fp32_quality)
+        add("int8_quality_rel_loss", b["int8_quality_rel_loss"], None if rel is None else round(rel, 4))
     if row.get("shipped"):
         if key == b.get("ship_format"):
             add("shipped_size_mb", b.get("shipped_size_mb"), row.get("size_mb"))
@@ -184,8 +200,13 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_mae: Optional[float]) 
             add("latency_1024_s", b.get("latency_1024_s"), None if med1 is None else med1 * scale)
         if runnable:
             add("peak_mem_mb", b.get("peak_mem_mb"), row.get("peak_mem_mb"))
-            if b.get("max_mae") is not None:
-                add("max_mae", b["max_mae"], (row.get("quality") or {}).get("mae"))
+            # optional quality floors: max_<metric> / min_<metric> for any metric the task reports
+            for name, limit in b.items():
+                metric = name[4:]
+                if name.startswith("max_") and metric in quality:
+                    add(name, limit, quality[metric])
+                elif name.startswith("min_") and metric in quality:
+                    add(name, limit, quality[metric], ok=quality[metric] >= limit)
     return v
 
 
@@ -256,8 +277,9 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
                 row["notes"].append(f"quality not measured: {e}")
             l1 = row["latency"]["threads_1"]
             q = row.get("quality") or {}
+            pm = primary_metric(row["task"])
             log(f"{tag}: {row['size_mb']:.2f} MB, 1 thread {l1['median_s']:.3f} s, "
-                f"{row['peak_mem_mb']:.0f} MB peak" + (f", MAE {q['mae']:.4f}" if q else ""))
+                f"{row['peak_mem_mb']:.0f} MB peak" + (f", {pm} {q[pm]:.4f}" if pm in q else ""))
         # MACs of tflite rows: the same network's ONNX count
         for row in rows:
             if row.get("macs") is None and row["status"] != "error":
@@ -309,24 +331,25 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
 
 
 def _fp32_reference(rows: List[Dict[str, Any]], row: Dict[str, Any]) -> Optional[float]:
-    """MAE of the fp32 model an int8 row came from: same variant, same format, else onnx fp32."""
+    """Primary metric of the fp32 model an int8 row came from: same variant, same format, else onnx."""
     if row.get("precision") != "int8":
         return None
+    pm = primary_metric(row["task"])
     same = {r["key"]: r for r in rows if r.get("variant") == row.get("variant") and r["task"] == row["task"]}
     for key in (f"{row['format']}_fp32", "onnx_fp32", "tflite_fp32"):
         q = (same.get(key) or {}).get("quality") or {}
-        if q.get("mae") is not None:
-            return q["mae"]
+        if q.get(pm) is not None:
+            return q[pm]
     return None
 
 
 def compression_table(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The document's compression table of each benched task (``Task.compression_rows``), ours beside."""
     out = []
-    tasks = sorted({r["task"] for r in rows}) or ["matte"]
-    for task in tasks:
-        if task != "matte":  # the document's table is about background removal
-            continue
-        for label, variant, key, doc_size, doc_loss in COMPRESSION_ROWS:
+    for task in sorted({r["task"] for r in rows}):
+        t = _task(task)
+        metrics = shown_metrics(task)
+        for label, variant, key, doc_size, doc_loss in (getattr(t, "compression_rows", None) or ()):
             cands = [r for r in rows if r["task"] == task and r.get("variant") == variant and r["key"] == key]
             if not cands and key.endswith("fp32"):  # fall back to the other fp32 format
                 cands = [r for r in rows if r["task"] == task and r.get("variant") == variant
@@ -335,7 +358,7 @@ def compression_table(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             q = (r or {}).get("quality") or {}
             out.append({"task": task, "network": label, "variant": variant, "key": r["key"] if r else key,
                         "built": r is not None, "size_mb": r.get("size_mb") if r else None,
-                        "mae": q.get("mae"), "max_f": q.get("max_f"),
+                        "metrics": {m: q.get(m) for m in metrics},
                         "document_size": doc_size, "document_loss": doc_loss})
     return out
 
@@ -352,7 +375,8 @@ def table_rows(report: Dict[str, Any]) -> List[List[str]]:
         l1, la = lat.get("threads_1") or {}, lat.get("threads_all") or {}
         q = r.get("quality") or {}
         par = r.get("parity") or {}
-        parity = par.get("max_abs") if par.get("max_abs") is not None else par.get("mae_drop")
+        parity = par.get("max_abs") if par.get("max_abs") is not None else par.get("quality_drop")
+        shown = " / ".join(f"{m} {_f(q.get(m), '{:.4g}')}" for m in shown_metrics(r["task"])) if q else "-"
         failed = [k for k, v in (r.get("verdict") or {}).items() if not v["pass"]]
         verdict = ("error: " + r.get("error", "")) if r["status"] == "error" else \
             ("pass" if not failed else "FAIL " + ",".join(failed))
@@ -362,14 +386,14 @@ def table_rows(report: Dict[str, Any]) -> List[List[str]]:
             f"{_f(l1.get('median_s'))}/{_f(l1.get('p90_s'))}" if l1 else "-",
             f"{_f(la.get('median_s'))}/{_f(la.get('p90_s'))}" if la else "-",
             _f(r.get("peak_mem_mb"), "{:.0f}"),
-            _f(q.get("mae"), "{:.4f}"), _f(q.get("max_f"), "{:.3f}"),
+            shown,
             _f(parity, "{:.2g}"), _f(None if r.get("macs") is None else r["macs"] / 1e9, "{:.2f}"),
             verdict])
     return out
 
 
 HEADERS = ["task", "variant", "format", "status", "MB", "1 thread med/p90 s", "all threads med/p90 s",
-           "peak MB", "MAE", "max F", "parity max", "GMAC", "budgets"]
+           "peak MB", "test quality", "parity max", "GMAC", "budgets"]
 
 
 def to_text(report: Dict[str, Any]) -> str:
@@ -384,8 +408,9 @@ def to_text(report: Dict[str, Any]) -> str:
     if ct:
         lines += ["", "compression table (test split, through the runtime):"]
         for c in ct:
-            lines.append(f"  {c['network']:<50} " + (f"{c['size_mb']:.2f} MB  MAE {_f(c['mae'], '{:.4f}')}"
-                                                   if c["built"] else "not built")
+            ms = "  ".join(f"{k} {_f(v, '{:.4g}')}" for k, v in c["metrics"].items())
+            lines.append(f"  {c['task']}: {c['network']:<50} " + (f"{c['size_mb']:.2f} MB  {ms}"
+                                                                  if c["built"] else "not built")
                          + f"   (document: {c['document_size']}, loss {c['document_loss']})")
     lines.append("")
     lines.append("PASS: every shipped variant meets its budgets" if report["passed"] else
@@ -402,25 +427,25 @@ def to_markdown(report: Dict[str, Any]) -> str:
     md += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows]
     md += ["", f"- Latency: {report['latency_note']}. All threads = {report['threads_all']}.",
            f"- Peak memory: {report['memory_note']}.",
-           "- Quality: MAE / max F-measure on the held-out test split, through the runtime, at the "
-           "ground truth's resolution. Parity max: from the manifest, the largest absolute difference "
-           "of the output vs the PyTorch fp32 model on the parity images (the manifest also holds the "
-           "mean difference and, for quantized rows, the MAE / IoU drop). `*` = shipped variant.", ""]
+           "- Test quality: the task's metrics (matte: MAE, max F-measure; retouch: L1, PSNR dB; all of "
+           "them are in the JSON) on the held-out test split, through the runtime, at the ground "
+           "truth's resolution. Parity max: from the manifest, the largest absolute difference of the "
+           "output vs the PyTorch fp32 model on the parity images (the manifest also holds the mean "
+           "difference and, for quantized rows, each metric's drop). `*` = shipped variant.", ""]
     for task, b in report["budgets"].items():
         md.append(f"- Budgets for `{task}`: " + ", ".join(f"{k} = {v}" for k, v in b.items()))
-    if report["compression_table"]:
-        md += ["", "## Compression table (BRIEF.md, with our numbers)", "",
-               "| network | artifact | size (MB) | test MAE | max F | document size | document loss |",
-               "|---|---|---|---|---|---|---|"]
-        for c in report["compression_table"]:
-            if c["built"]:
-                md.append(f"| {c['network']} | {c['variant']}/{c['key']} | {c['size_mb']:.2f} | "
-                          f"{_f(c['mae'], '{:.4f}')} | {_f(c['max_f'], '{:.3f}')} | {c['document_size']} | "
-                          f"{c['document_loss']} |")
-            else:
-                md.append(f"| {c['network']} | {c['variant']}/{c['key']} | not built | not built | - | "
-                          f"{c['document_size']} | {c['document_loss']} |")
-        md += ["", "The document's \"loss\" is its own test loss, not MAE; compare trends, not values."]
+    for task in sorted({c["task"] for c in report["compression_table"]}):
+        table = [c for c in report["compression_table"] if c["task"] == task]
+        names = list(table[0]["metrics"])
+        md += ["", f"## Compression table: {task} (BRIEF.md, with our numbers)", "",
+               "| network | artifact | size (MB) | " + " | ".join(f"test {m}" for m in names)
+               + " | document size | document loss |", "|---|---|---|" + "---|" * len(names) + "---|---|"]
+        for c in table:
+            vals = " | ".join(_f(c["metrics"][m], "{:.4g}") if c["built"] else "not built" for m in names)
+            size = f"{c['size_mb']:.2f}" if c["built"] else "not built"
+            md.append(f"| {c['network']} | {c['variant']}/{c['key']} | {size} | {vals} | "
+                      f"{c['document_size']} | {c['document_loss']} |")
+        md += ["", "The document's \"loss\" is its own test loss; compare trends, not values."]
     md += ["", "**PASS**: every shipped variant meets its budgets." if report["passed"] else
            "**FAIL**: " + "; ".join(report["failed_shipped"]), ""]
     return "\n".join(md)

@@ -65,10 +65,14 @@ class ExportContext:
     """What every builder needs: the model, the task, calibration data and the intermediates."""
 
     def __init__(self, task, model, state, checkpoint: Path, variant: str, work: Path,
-                 calib_dir: Path, progress: Callable[[str], None], int8_method: str = "onnxruntime"):
+                 calib_dir: Path, progress: Callable[[str], None], int8_method: str = "onnxruntime",
+                 size: Optional[int] = None):
         self.task, self.model, self.state = task, model, state
         self.checkpoint, self.variant, self.work = Path(checkpoint), variant, Path(work)
-        self.size = int(state.get("input_size") or task.input_size)
+        # resize-mode models see what they were trained at; tiled (fully convolutional) ones are
+        # trained on crops and exported at the task's tile size
+        tiled = task.inference.get("mode") == "tile"
+        self.size = int(size or (task.input_size if tiled else state.get("input_size") or task.input_size))
         self.input_name = "image"
         self.output_name = (task.output or {}).get("name", "output")
         self.onnx_stem = "model"
@@ -141,7 +145,7 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                    formats: Optional[Sequence[str]] = None, data_root: Optional[Path] = None,
                    calib_dir: Optional[Path] = None, shipped: bool = False,
                    progress: Callable[[str], None] = print, parity_images: int = 16,
-                   int8_method: str = "onnxruntime") -> List[ExportResult]:
+                   int8_method: str = "onnxruntime", size: Optional[int] = None) -> List[ExportResult]:
     """Export one checkpoint to the rows ``formats`` (default: per table and ``shipped``)."""
     from ..errors import UserError
     from ..runtime.manifest import MANIFEST_NAME, sha256_of, write_json_atomic
@@ -175,7 +179,7 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
     results: List[ExportResult] = []
     with tempfile.TemporaryDirectory(prefix=f"edgephoto-export-{variant}-") as work:
         ctx = ExportContext(task, model, state, checkpoint, variant, Path(work), calib_dir, progress,
-                            int8_method)
+                            int8_method, size)
         pset = load_parity_set(task, data_root, ctx.size, parity_images)
         pset.reference = torch_outputs(ctx.module, pset.images)
         pset.reference_metrics = task_metrics(task, pset.reference, pset.targets)
@@ -184,6 +188,8 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                  f"rows: {', '.join(s.key for s in specs)}")
         macs_cache = _Cached(lambda: count_macs(ctx.onnx_fp32()))
         fields = task.manifest_fields()
+        if fields["inference"].get("mode") == "tile":   # one tile = one model input
+            fields["inference"]["tile"] = ctx.size
         for spec in specs:
             t0 = time.time()
             staging = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.key}-", dir=dest_root))
@@ -230,9 +236,10 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                 final = dest_root / spec.key
                 _place(staging, final)
                 dt = time.time() - t0
+                pm = task.primary_metric
                 progress(f"[{spec.key}] ok  {man['bytes'] / 1e6:.2f} MB  max_abs {parity['max_abs']:.2e}  "
-                         f"mean_abs {parity['mean_abs']:.2e}  mae {metrics.get('mae', float('nan')):.4f} "
-                         f"(drop {parity.get('mae_drop', 0.0):+.4f})  {dt:.1f} s")
+                         f"mean_abs {parity['mean_abs']:.2e}  {pm} {metrics.get(pm, float('nan')):.4f} "
+                         f"(drop {parity.get('quality_drop', 0.0):+.4f})  {dt:.1f} s")
                 results.append(ExportResult(spec.key, "ok", "", final, man, dt))
             except Exception as e:  # noqa: BLE001 - one row fails, the others go on
                 shutil.rmtree(staging, ignore_errors=True)

@@ -28,12 +28,14 @@ def register(sub) -> None:
     p.add_argument("--data", default=None, help="task data root with test/val (parity) and train "
                                                 "(calibration) splits (default: data/<task>)")
     p.add_argument("--calib", default=None, metavar="DIR",
-                   help="folder of real task images for int8 calibration (default: <data>/train/images)")
+                   help="folder of real task images for int8 calibration (default: the train split's inputs)")
     p.add_argument("--shipped", default=None, metavar="NAME",
                    help="the shipped variant (default: 'shipped' in <runs>/<task>/selection.json)")
     p.add_argument("--checkpoint", default=None, metavar="PATH", help="export this one checkpoint file "
                                                                       "(with --variant)")
     p.add_argument("--variant", default=None, metavar="NAME", help="variant name for --checkpoint")
+    p.add_argument("--size", type=int, default=None,
+                   help="model input size (default: the training size; tiled tasks: the task's tile size)")
     p.add_argument("--parity-images", type=int, default=16, help="held-out images for parity (default 16)")
     p.add_argument("--int8", default="onnxruntime", choices=["onnxruntime", "nncf"],
                    help="ONNX int8 quantizer (default: onnxruntime)")
@@ -116,7 +118,7 @@ def run(args) -> int:
         res = export_variant(task.name, ck, variant, out_root=Path(args.dist), formats=args.formats,
                              data_root=data, calib_dir=Path(args.calib) if args.calib else None,
                              shipped=is_shipped, parity_images=args.parity_images,
-                             int8_method=args.int8, progress=lambda s: print(s, flush=True))
+                             int8_method=args.int8, size=args.size, progress=lambda s: print(s, flush=True))
         all_results.append((variant, is_shipped, res))
     if shipped:
         for old in mark_shipped(Path(args.dist) / task.name, shipped):
@@ -124,7 +126,7 @@ def run(args) -> int:
 
     # summary
     print(f"\nexport summary ({time.time() - t0:.0f} s, {args.dist}/{task.name}):")
-    print(f"{'variant':<20} {'format':<12} {'status':<7} {'MB':>7} {'max_abs':>9} {'mae_drop':>9} "
+    print(f"{'variant':<20} {'format':<12} {'status':<7} {'MB':>7} {'max_abs':>9} {'q_drop':>9} "
           f"{'s':>6}  reason")
     failed_required = []
     for variant, is_shipped, res in all_results:
@@ -133,13 +135,13 @@ def run(args) -> int:
             m, par = r.manifest, r.manifest.get("parity", {})
             mb = f"{m['bytes'] / 1e6:.2f}" if m else "-"
             mx = f"{par['max_abs']:.1e}" if par else "-"
-            md = f"{par['mae_drop']:+.4f}" if "mae_drop" in par else "-"
+            md = f"{par['quality_drop']:+.4f}" if "quality_drop" in par else "-"
             name = variant + (" *" if is_shipped else "")
             print(f"{name:<20} {r.key:<12} {r.status:<7} {mb:>7} {mx:>9} {md:>9} {r.seconds:>6.1f}  {r.reason}")
             if not r.ok and r.key in required:
                 failed_required.append(f"{variant}/{r.key}")
     if shipped:
-        print("(* = shipped variant)")
+        print(f"(* = shipped variant; q_drop = rise of the test {task.primary_metric} vs. PyTorch)")
     n_fail = sum(not r.ok for _, _, res in all_results for r in res)
     if failed_required:
         print(f"shipped variant: required format(s) failed: {', '.join(failed_required)}")

@@ -57,7 +57,7 @@ def build_onnx_int8(ctx, spec: FormatSpec, out_dir: Path) -> Dict[str, Any]:
 
 
 def run_onnx(path: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndarray:
-    """Run an ONNX image model one image at a time; returns N x H x W (first output channel)."""
+    """Run an ONNX image model one image at a time; returns N x H x W x C (NHWC)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -69,7 +69,7 @@ def run_onnx(path: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndarra
     for img in images_nhwc:
         x = np.ascontiguousarray(img.transpose(2, 0, 1)[None]).astype(np.float32)
         y = sess.run(None, {name: x})[0]
-        outs.append(np.asarray(y, np.float32)[0, 0])
+        outs.append(np.asarray(y, np.float32)[0].transpose(1, 2, 0))
     return np.stack(outs)
 
 

@@ -2,12 +2,14 @@
 
 The parity images are the task data's test split (default 16 images, spread over the split;
 the val split when there is no test split). Every artifact gets the same normalized float32 input as
-the PyTorch export module; the comparison is on the output (mask probability):
+the PyTorch export module; the comparison is on the output (a mask probability, an RGB image):
 
 - ``max_abs`` / ``mean_abs``: artifact vs PyTorch, at the model's resolution;
-- ``mae`` / ``iou`` of both against the ground truth (predictions upsampled bilinearly to the
-  ground truth's size, as the runtime does) and ``mae_drop = mae_artifact - mae_torch``,
-  ``iou_drop = iou_torch - iou_artifact`` (positive = the artifact is worse).
+- every task metric of both against the ground truth (predictions upsampled bilinearly to the
+  ground truth's size, as the runtime's ``resize`` mode does), as ``<metric>_torch`` and
+  ``<metric>``, and ``<metric>_drop`` (positive = the artifact is worse, whichever direction the
+  metric improves in); ``quality_drop`` is the drop of the task's primary metric (MAE for masks,
+  L1 for images), which the format table's tolerances gate.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..errors import UserError
+from ..metrics import HIGHER_IS_BETTER
 
 DEFAULT_PARITY_IMAGES = 16
 
@@ -29,7 +32,7 @@ class ParitySet:
     pairs: List[tuple]
     images: np.ndarray                  # N x S x S x 3 float32, normalized
     targets: List[np.ndarray]           # ground truth at native size
-    reference: Optional[np.ndarray] = None     # torch output N x S x S
+    reference: Optional[np.ndarray] = None     # torch output N x S x S (x C for C > 1)
     reference_metrics: Dict[str, float] = field(default_factory=dict)
 
 
@@ -60,6 +63,12 @@ def load_parity_set(task, data_root: Path, size: int, n: int = DEFAULT_PARITY_IM
     return ParitySet(split, pairs, images, targets)
 
 
+def as_maps(outputs_nhwc: np.ndarray) -> np.ndarray:
+    """N x H x W x C -> N x H x W when C == 1 (masks), unchanged otherwise (images)."""
+    y = np.asarray(outputs_nhwc, np.float32)
+    return y[..., 0] if y.ndim == 4 and y.shape[-1] == 1 else y
+
+
 def torch_outputs(module, images_nhwc: np.ndarray) -> np.ndarray:
     import torch
 
@@ -67,17 +76,19 @@ def torch_outputs(module, images_nhwc: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         for img in images_nhwc:
             x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)[None]))
-            outs.append(module(x)[0, 0].float().numpy())
-    return np.stack(outs)
+            outs.append(module(x)[0].float().numpy().transpose(1, 2, 0))
+    return as_maps(np.stack(outs))
 
 
 def upsample(pred: np.ndarray, shape) -> np.ndarray:
-    """Bilinear resize of a float map to (h, w), like the runtime's mask upsampling."""
+    """Bilinear resize of a float map (HxW or HxWxC) to (h, w), like the runtime's upsampling."""
     from PIL import Image
 
     h, w = shape[:2]
-    if pred.shape == (h, w):
+    if pred.shape[:2] == (h, w):
         return pred
+    if pred.ndim == 3:
+        return np.stack([upsample(pred[..., c], shape) for c in range(pred.shape[2])], axis=2)
     im = Image.fromarray(np.asarray(pred, np.float32), mode="F").resize((w, h), Image.BILINEAR)
     return np.clip(np.asarray(im, np.float32), 0.0, 1.0)
 
@@ -97,27 +108,27 @@ def compare(task, pset: ParitySet, out: np.ndarray) -> (Dict[str, float], Dict[s
     rm = pset.reference_metrics
     parity = {"reference": "torch-fp32", "images": int(len(out)), "split": pset.split,
               "max_abs": float(diff.max()), "mean_abs": float(diff.mean())}
-    if "mae" in met and "mae" in rm:
-        parity["mae_torch"], parity["mae"] = rm["mae"], met["mae"]
-        parity["mae_drop"] = float(met["mae"] - rm["mae"])
-    if "iou" in met and "iou" in rm:
-        parity["iou_torch"], parity["iou"] = rm["iou"], met["iou"]
-        parity["iou_drop"] = float(rm["iou"] - met["iou"])
+    for k in sorted(set(met) & set(rm)):
+        parity[f"{k}_torch"], parity[k] = float(rm[k]), float(met[k])
+        worse = rm[k] - met[k] if k in HIGHER_IS_BETTER else met[k] - rm[k]
+        parity[f"{k}_drop"] = float(worse)
+    if f"{task.primary_metric}_drop" in parity:
+        parity["quality_drop"] = parity[f"{task.primary_metric}_drop"]
     metrics = {**{k: float(v) for k, v in met.items()}, "split": pset.split, "images": int(len(out)),
                "note": "parity images at the model's input size, upsampled to the ground truth"}
     return parity, metrics
 
 
 def run_artifact(spec, model_dir: Path, images_nhwc: np.ndarray) -> np.ndarray:
-    """Run the artifact of ``spec`` in ``model_dir`` on its engine; returns N x S x S."""
+    """Run the artifact of ``spec`` in ``model_dir`` on its engine; returns N x S x S (x C)."""
     model_dir = Path(model_dir)
     if spec.engine == "onnxruntime":
         from .onnx import run_onnx
-        return run_onnx(model_dir / spec.file, images_nhwc)
+        return as_maps(run_onnx(model_dir / spec.file, images_nhwc))
     if spec.engine == "litert":
         from .tflite import run_tflite
-        return run_tflite(model_dir / spec.file, images_nhwc)
+        return as_maps(run_tflite(model_dir / spec.file, images_nhwc))
     if spec.engine == "tfjs":
         from .tfjs import run_tfjs
-        return run_tfjs(model_dir, images_nhwc)
+        return as_maps(run_tfjs(model_dir, images_nhwc))
     raise RuntimeError(f"no parity runner for engine '{spec.engine}'")

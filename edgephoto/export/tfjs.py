@@ -68,7 +68,7 @@ BUILDERS.register("tfjs_uint8", _builder)
 
 
 def run_tfjs(model_dir: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndarray:
-    """Run a TF.js graph model in Node (wasm); returns N x H x W (first output channel)."""
+    """Run a TF.js graph model in Node (wasm); returns N x H x W x C."""
     problem = node_problem()
     if problem:
         raise ConversionError(problem)
@@ -86,4 +86,4 @@ def run_tfjs(model_dir: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.n
             run_tfjs.last_info = json.loads(r.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             run_tfjs.last_info = {}
-    return y.reshape(y.shape[0], y.shape[1], y.shape[2], -1)[..., 0]
+    return y.reshape(y.shape[0], y.shape[1], y.shape[2], -1)

@@ -152,7 +152,7 @@ def make_interpreter(path: Path, threads: int = 0):
 
 
 def run_tflite(path: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndarray:
-    """Run a TFLite image model image by image (quantized I/O handled); returns N x H x W."""
+    """Run a TFLite image model image by image (quantized I/O handled); returns N x H x W x C."""
     it = make_interpreter(path, threads)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     res = []
@@ -168,5 +168,5 @@ def run_tflite(path: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndar
         if np.dtype(out["dtype"]) != np.float32:
             s, z = out["quantization"]
             y = (y.astype(np.float32) - z) * s
-        res.append(np.asarray(y, np.float32).reshape(y.shape[1], y.shape[2], -1)[..., 0])
+        res.append(np.asarray(y, np.float32).reshape(y.shape[1], y.shape[2], -1))
     return np.stack(res)

@@ -101,6 +101,9 @@ class ToRGB(nn.Module):
         super().__init__()
         self.conv = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(cin, out_ch, 7))
         self.residual = residual
+        if residual:   # start as the identity (output = input): retouching is a small correction
+            nn.init.zeros_(self.conv[1].weight)
+            nn.init.zeros_(self.conv[1].bias)
 
     def forward(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(feat)

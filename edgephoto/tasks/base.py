@@ -29,6 +29,10 @@ class Task:
     teacher_phases: Sequence[Tuple[str, float]] = ()
     # per-profile, per-role overrides of edgephoto/train/profiles.py, e.g. {"demo": {"teacher": {...}}}
     profiles: Dict[str, Dict[str, Dict[str, Any]]] = field(default_factory=dict)
+    # the metrics the bench table shows (all are in its JSON); default: the primary metric
+    report_metrics: Sequence[str] = ()
+    # the document's compression table: (label, variant, format key, document size, document loss)
+    compression_rows: Sequence[Tuple[str, str, str, str, float]] = ()
 
     # ---- data
     def default_data_root(self) -> Path:

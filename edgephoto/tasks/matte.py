@@ -96,4 +96,12 @@ TASKS.register("matte", MatteTask(
             "meaning": "probability that the pixel belongs to the foreground object"},
     inference={"mode": "resize", "resample": "bilinear"},
     data_layout={"inputs": "images", "targets": "masks"},
+    report_metrics=("mae", "max_f"),
+    compression_rows=(
+        ("U2-Net big (teacher fp32)", "teacher", "onnx_fp32", "157 MB", 0.009145),
+        ("U2-Net small (student trained alone, fp32)", "student", "onnx_fp32", "9.8 MB", 0.011567),
+        ("big + post-training quantization (teacher int8)", "teacher", "onnx_int8", "41.4 MB", 0.009451),
+        ("distilled from big, T = 2 (fp32)", "student-kd-t2", "onnx_fp32", "9.7 MB", 0.01676),
+        ("distilled from big, T = 7 (fp32)", "student-kd-t7", "onnx_fp32", "9.7 MB", 0.01789),
+    ),
 ))

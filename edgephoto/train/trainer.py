@@ -109,7 +109,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.arch)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # GANs train with beta1 = 0.5 (pix2pix / pix2pixHD); plain and distillation runs with Adam's default
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.5, 0.999) if cfg.adversarial else (0.9, 0.999))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps))
     step = 0
     if cfg.resume and ckpt_path.exists():
