@@ -20,3 +20,11 @@ def tiny_matte_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("matte_data")
     generate(root, seed=0, sizes={"train": 12, "val": 4, "test": 4})
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_retouch_data(tmp_path_factory) -> Path:
+    from edgephoto.data.synthetic_retouch import generate
+    root = tmp_path_factory.mktemp("retouch_data")
+    generate(root, seed=0, sizes={"train": 8, "val": 4, "test": 4})
+    return root
