@@ -61,3 +61,57 @@ def test_starter_int8_tflite_through_runtime(builtin_test_split, tmp_path):
     assert maes["tflite_int8"] <= 1.10 * maes["onnx_fp32"] + 1e-3, maes
     manifest = runtime.load_manifest(results[1].dir)
     assert manifest["precision"] == "int8" and manifest["bytes"] < 1.5e6
+
+
+# ------------------------------------------------------------------ retouch
+RETOUCH = starter_path("retouch")
+
+
+@pytest.fixture(scope="module")
+def retouch_test_split(tmp_path_factory) -> Path:
+    from edgephoto.data.synthetic_retouch import generate
+    root = tmp_path_factory.mktemp("starter_retouch")
+    generate(root, seed=0, sizes={"train": 8, "val": 0, "test": N_TEST})
+    return root
+
+
+@pytest.mark.skipif(not RETOUCH.is_file(), reason="no retouch starter weights committed")
+def test_retouch_starter_beats_identity_by_2db(retouch_test_split):
+    from edgephoto.tasks import get_task
+    from edgephoto.train.checkpoint import load_model
+    from edgephoto.train.evaluate import evaluate
+
+    task = get_task("retouch")
+    model, state = load_model(RETOUCH)
+    m = evaluate(model, task, retouch_test_split, "test", state["input_size"])
+    base = task.baseline_metrics(retouch_test_split, "test")
+    assert m["psnr"] >= base["psnr"] + 2.0, (m, base)
+    assert m["l1"] < base["l1"] and m["ciede2000"] < base["ciede2000"], (m, base)
+
+
+@pytest.mark.skipif(not RETOUCH.is_file(), reason="no retouch starter weights committed")
+def test_retouch_starter_int8_tflite_through_runtime(retouch_test_split, tmp_path):
+    pytest.importorskip("tensorflow")
+    from edgephoto import runtime
+    from edgephoto.export import export_variant
+    from edgephoto.metrics import image_metrics
+    from edgephoto.tasks import get_task
+
+    results = export_variant("retouch", RETOUCH, "starter", out_root=tmp_path / "dist",
+                             formats=["onnx_fp32", "tflite_int8"], data_root=retouch_test_split,
+                             shipped=True, progress=lambda *a, **k: None)
+    assert [r.status for r in results] == ["ok", "ok"], [(r.key, r.reason) for r in results]
+    task = get_task("retouch")
+    pairs = task.eval_pairs(retouch_test_split, "test")[:12]
+    targets = [task.load_target(tp) for _, tp in pairs]
+    scores = {}
+    for r in results:
+        model = runtime.load(r.dir, threads=1)
+        scores[r.key] = image_metrics([model.predict(ip).outputs["image"] for ip, _ in pairs], targets)
+    base = task.baseline_metrics(retouch_test_split, "test", limit=12)
+    assert scores["tflite_int8"]["psnr"] >= base["psnr"] + 1.5, (scores, base)
+    # int8 may lose at most 10% relative L1 against the fp32 model it came from
+    assert scores["tflite_int8"]["l1"] <= 1.10 * scores["onnx_fp32"]["l1"] + 1e-3, scores
+    manifest = runtime.load_manifest(results[1].dir)
+    assert manifest["precision"] == "int8" and manifest["bytes"] < 5e6
+    assert manifest["inference"]["mode"] == "tile"

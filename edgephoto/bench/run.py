@@ -80,8 +80,9 @@ def make_bench_photo(data: Path, task_name: str, out: Path, side: int = 1024) ->
     """A 1024x1024 JPEG from the first test image (real content), else a generated scene."""
     from PIL import Image
     src = None
-    for sub in ("images", ""):
-        folder = Path(data) / task_name / "test" / sub if sub else Path(data) / "test" / "images"
+    t = _task(task_name)
+    inputs = (getattr(t, "data_layout", None) or {}).get("inputs", "images")
+    for folder in (Path(data) / task_name / "test" / inputs, Path(data) / "test" / inputs):
         if folder.is_dir():
             imgs = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
             if imgs:

@@ -97,6 +97,10 @@ TASKS.register("matte", MatteTask(
     inference={"mode": "resize", "resample": "bilinear"},
     data_layout={"inputs": "images", "targets": "masks"},
     report_metrics=("mae", "max_f"),
+    card_data="procedural scenes whose masks are exact",
+    card_caveat="trained on synthetic composites only and not measured on real photographs (no real "
+                "salient-object benchmark can be downloaded here); fine-tune on DUTS for real use (README, "
+                "*Your own dataset*).",
     compression_rows=(
         ("U2-Net big (teacher fp32)", "teacher", "onnx_fp32", "157 MB", 0.009145),
         ("U2-Net small (student trained alone, fp32)", "student", "onnx_fp32", "9.8 MB", 0.011567),

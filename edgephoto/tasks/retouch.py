@@ -129,6 +129,12 @@ TASKS.register("retouch", RetouchTask(
                  "l1_weight": 100.0},
     teacher_phases=(("global", 0.3), ("local", 0.2), ("joint", 0.5)),
     report_metrics=("l1", "psnr", "ssim", "ciede2000"),
+    card_data="crops of real photos and generated product scenes (targets), degraded in exposure, "
+              "white balance, contrast, saturation, vignetting, noise and JPEG (inputs); three photos "
+              "are held out of training",
+    card_caveat="it learned to undo synthetic defects, which is a proxy for retouching: it restores "
+                "exposure, colour cast, contrast and saturation but has never seen a retoucher's style. "
+                "Train on real pairs (MIT-Adobe FiveK layout, README *Your own dataset*) for that.",
     # the document's Table 3.2 (its loss is the L1 of the generator's output on its test set)
     compression_rows=(
         ("pix2pixHD teacher fp32", "teacher", "onnx_fp32", "31.8 MB", 0.02713),

@@ -39,24 +39,28 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
         tmodel, tstate = load_model(teacher)
         tm = evaluate(tmodel, task, data, "test", tstate["input_size"])
         teacher_line = (f"- Teacher: `{tstate['arch']}` ({count_parameters(tmodel) / 1e6:.2f} M params), "
-                        f"{tstate['step']} steps, test MAE {tm['mae']:.4f}, max F {tm['max_f']:.4f} "
+                        f"{tstate['step']} steps, test {_fmt(task, tm)} "
                         f"(not committed: {Path(teacher).stat().st_size / 1e6:.1f} MB)\n")
+    baseline = getattr(task, "baseline_metrics", None)
+    baseline_line = ""
+    if baseline:
+        base = baseline(data, "test")
+        test["identity_baseline"] = base
+        baseline_line = (f"  The identity baseline (the input returned unchanged) scores {_fmt(task, base)}.\n")
     card = f"""# Starter weights: `{task_name}` student
 
 - File: `{out.name}` ({out.stat().st_size / 1e6:.2f} MB, weights only), created
   {dt.date.today().isoformat()} with edgephoto.
-- Architecture: `{state['arch']}` ({count_parameters(model) / 1e6:.2f} M params), input {state['input_size']}x{state['input_size']} RGB,
-  ImageNet mean/std normalization, output: mask logits (sigmoid -> foreground probability).
+- Architecture: `{state['arch']}` ({count_parameters(model) / 1e6:.2f} M params), trained at {state['input_size']}x{state['input_size']} RGB,
+  normalization mean {list(task.mean)} / std {list(task.std)}; output: {task.output.get('meaning')}
+  (inference mode `{task.inference.get('mode')}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
   last third), {'distilled from the teacher at T = ' + format(cfg.get('temperature'), 'g') + ', alpha ' + format(cfg.get('alpha'), 'g') if cfg.get('teacher') else 'supervised'}.
 {teacher_line}- Data: the built-in generated dataset (`edgephoto data --task {task_name}`, seed 0, {len(task.eval_pairs(data, 'train'))} train
-  images): procedural scenes whose masks are exact. Photo content inside the scenes comes from
-  {photo_sources()}. No other data.
+  pairs): {task.card_data}. Photo content comes from {photo_sources()}. No other data.
 - Measured on the built-in test split ({test['images']} images, at the ground truth's resolution):
-  **MAE {test['mae']:.4f}, max F-measure {test['max_f']:.4f}, IoU@0.5 {test['iou']:.4f}**.
-- Caveat: trained on synthetic composites only and not measured on real photographs (no real
-  salient-object benchmark can be downloaded here); fine-tune on DUTS for real use (README,
-  *Your own dataset*).
+  **{_fmt(task, test)}**.
+{baseline_line}- Caveat: {task.card_caveat}
 - Reproduce:
 
 ```bash
@@ -70,6 +74,13 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
     (WEIGHTS_DIR / f"{task_name}-student.md").write_text(card)
     print(f"wrote {out} and its model card; test {test}")
     return out
+
+
+def _fmt(task, metrics) -> str:
+    names = {"mae": "MAE", "max_f": "max F-measure", "iou": "IoU@0.5", "l1": "L1", "psnr": "PSNR",
+             "ssim": "SSIM", "ciede2000": "CIEDE2000"}
+    keys = [k for k in metrics if k in names]
+    return ", ".join(f"{names[k]} {metrics[k]:.4f}" + (" dB" if k == "psnr" else "") for k in keys)
 
 
 def main() -> None:
