@@ -15,10 +15,10 @@ DATA_ARGS ?=
 BENCH_ARGS ?=
 NODE_DIR := edgephoto/export/node
 
-.PHONY: help setup node data train compress export bench test test-fast demo starter-weights clean
+.PHONY: help setup node data train compress export bench test test-fast demo starter-weights clean web web-vendor web-deps
 
 help:
-	@echo "make setup | data | train | compress | export | bench | test | demo | starter-weights"
+	@echo "make setup | data | train | compress | export | bench | test | demo | starter-weights | web"
 	@echo "  make demo                              every task end to end on the built-in data (~35 min, 2 cores)"
 	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
 
@@ -68,11 +68,37 @@ demo: setup
 	done
 	$(PY) -m edgephoto bench --dist $(DIST) --data data --out $(REPORTS) --quick
 
-# what the committed starter weights were trained with (about 75 minutes on 2 cores)
+# what the committed starter weights were trained with (matte: about 75 minutes on 2 cores;
+# retouch, with STARTER_ROLES=teacher,student STARTER_TEMPS=2,7: about 60): the selected variant is published
+STARTER_ROLES ?= teacher
+STARTER_TEMPS ?= 2
 starter-weights: setup data
-	$(PY) -m edgephoto train --task $(TASK) --role teacher --profile starter --runs starter_runs --data $(DATA) --threads $(THREADS)
-	$(PY) -m edgephoto compress --task $(TASK) --profile starter --runs starter_runs --data $(DATA) --temperatures 2 --threads $(THREADS)
-	$(PY) -m edgephoto.weights.publish starter_runs/$(TASK)/student-kd-t2/ckpt.pt --task $(TASK) --data $(DATA)
+	$(PY) -m edgephoto train --task $(TASK) --role $(STARTER_ROLES) --profile starter --runs starter_runs --data $(DATA) --threads $(THREADS)
+	$(PY) -m edgephoto compress --task $(TASK) --profile starter --runs starter_runs --data $(DATA) --temperatures $(STARTER_TEMPS) --threads $(THREADS)
+	$(PY) -m edgephoto.weights.publish --task $(TASK) --runs starter_runs --data $(DATA)
 
 clean:
 	rm -rf $(RUNS) $(DIST) $(REPORTS)
+
+# the editor page (web/index.html) on localhost: TF.js copied from the node packages into
+# web/vendor/ (no CDN), web/models.json listing dist/*/*/tfjs_*/manifest.json, then a static server
+WEB_PORT ?= 8000
+TFJS_DIST := $(NODE_DIR)/node_modules/@tensorflow
+WEB_VENDOR := tfjs/dist/tf.min.js tfjs-backend-wasm/dist/tf-backend-wasm.min.js \
+	tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm \
+	tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm
+
+web-vendor: node
+	mkdir -p web/vendor
+	cd $(TFJS_DIST) && cp $(WEB_VENDOR) $(CURDIR)/web/vendor/
+
+# playwright-core for the browser tests (tests/test_web.py; the browser is Debian's chromium)
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web: web-vendor
+	python3 web/make_index.py --dist $(DIST) --out web/models.json
+	@echo "edgephoto editor: http://localhost:$(WEB_PORT)/web/  (Ctrl-C stops the server)"
+	python3 -m http.server $(WEB_PORT) --bind 127.0.0.1 --directory $(CURDIR)

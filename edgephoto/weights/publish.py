@@ -15,8 +15,13 @@ from pathlib import Path
 
 from . import WEIGHTS_DIR, starter_path
 
-REPRODUCE = ("make starter-weights TASK={task}   # data, teacher (profile 'starter'), student distilled "
-             "at T = 2, then this publisher")
+REPRODUCE = {
+    "matte": "make starter-weights TASK=matte   # data, teacher (profile 'starter'), student distilled "
+             "at T = 2, then this publisher",
+    "retouch": "make starter-weights TASK=retouch STARTER_ROLES=teacher,student STARTER_TEMPS=2,7   # data, "
+               "GAN teacher + student alone, students distilled at T = 2 and 7 (profile 'starter'); the "
+               "variant with the best validation L1 is published",
+}
 
 
 def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None) -> Path:
@@ -64,7 +69,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
 - Reproduce:
 
 ```bash
-{REPRODUCE.format(task=task_name)}
+{REPRODUCE.get(task_name, f"make starter-weights TASK={task_name}")}
 ```
 
 ```json
@@ -85,15 +90,21 @@ def _fmt(task, metrics) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", nargs="?", default=None,
+                   help="checkpoint to publish (default: the shipped variant of <runs>/<task>/selection.json)")
     p.add_argument("--task", default="matte")
+    p.add_argument("--runs", default="starter_runs")
     p.add_argument("--data", default=None)
     p.add_argument("--teacher", default=None, help="teacher checkpoint, to report its metrics too")
     a = p.parse_args()
     from ..tasks import get_task
     data = Path(a.data) if a.data else get_task(a.task).default_data_root()
-    teacher = Path(a.teacher) if a.teacher else Path(a.checkpoint).parents[1] / "teacher" / "ckpt.pt"
-    publish(Path(a.checkpoint), a.task, data, teacher)
+    ckpt = a.checkpoint
+    if ckpt is None:
+        sel = json.loads((Path(a.runs) / a.task / "selection.json").read_text())
+        ckpt = Path(a.runs) / a.task / sel["shipped"] / "ckpt.pt"
+    teacher = Path(a.teacher) if a.teacher else Path(ckpt).parents[1] / "teacher" / "ckpt.pt"
+    publish(Path(ckpt), a.task, data, teacher)
 
 
 if __name__ == "__main__":
