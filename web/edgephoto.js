@@ -1,0 +1,528 @@
+/**
+ * edgephoto.js: run an exported edgephoto TF.js bundle in a web page (or in Node), no server.
+ *
+ * The same pipeline as the Python runtime (edgephoto/runtime/model.py), driven by the bundle's
+ * manifest.json: `normalize` / `preprocess` (Pillow's bilinear resample, re-implemented here so
+ * the numbers match), inference modes `resize` and `tile` (overlapping tiles, linear-ramp
+ * cross-fade, reflect padding), output kinds `alpha` (mask upsampled bilinearly + RGBA cut-out)
+ * and `image` (an RGB photo in [0, 1]).
+ *
+ *   import { loadModel, backendName } from "./edgephoto.js";
+ *   const model = await loadModel("dist/matte/starter/tfjs_fp16/manifest.json",
+ *                                 { onProgress: (f) => bar.value = f });
+ *   const out = await model.run(canvas);          // ImageData (RGBA cut-out / retouched photo)
+ *   ctx.putImageData(out, 0, 0); model.dispose();
+ *
+ * TF.js: the page may load it itself (`globalThis.tf`), pass it with `setTF(tf)` / `{tf}`, or let
+ * `ensureTF()` load the project's vendored UMD builds from ./vendor/ (written by `make web`):
+ * no CDN. Backend: WebGL where it initializes (and its texture limit fits the model's input;
+ * WebGL textures are at most WEBGL_MAX_TEXTURE_SIZE, typically 4096, per side), wasm otherwise.
+ * Every tensor is disposed: tf.memory().numTensors is the same before and after `run`.
+ */
+
+let TF = null;
+const VENDOR = "./vendor/";
+
+export function setTF(tf) { TF = tf; return tf; }
+
+export function getTF() {
+  if (!TF && typeof globalThis !== "undefined" && globalThis.tf) TF = globalThis.tf;
+  if (!TF) throw new Error("TF.js is not loaded: call ensureTF() or setTF(tf) first");
+  return TF;
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = () => resolve();
+    s.onerror = () => reject(new Error(`could not load ${src} (did you run 'make web'?)`));
+    document.head.appendChild(s);
+  });
+}
+
+let backendPromise = null;
+
+/**
+ * Load TF.js (browser: the vendored UMD files next to this module) and pick a backend.
+ * opts.backend: "webgl" | "wasm" | "cpu" to force one; opts.vendor: where tf.min.js,
+ * tf-backend-wasm.min.js and the .wasm files are; opts.minTexture: the largest side the
+ * models need on WebGL (default 1024).
+ */
+export function ensureTF(opts = {}) {
+  if (!backendPromise) backendPromise = initTF(opts).catch((e) => { backendPromise = null; throw e; });
+  return backendPromise;
+}
+
+async function initTF(opts) {
+  const vendor = opts.vendor || new URL(VENDOR, import.meta.url).href;
+  if (!TF && !globalThis.tf && typeof document !== "undefined") {
+    await loadScript(vendor + "tf.min.js");
+  }
+  const tf = getTF();
+  if (!tf.findBackendFactory("wasm") && typeof document !== "undefined") {
+    await loadScript(vendor + "tf-backend-wasm.min.js");
+  }
+  if (tf.wasm && tf.wasm.setWasmPaths && typeof document !== "undefined") tf.wasm.setWasmPaths(vendor);
+  const want = opts.backend ? [opts.backend] : ["webgl", "wasm", "cpu"];
+  const why = [];
+  for (const name of want) {
+    if (!tf.findBackendFactory(name)) { why.push(`${name}: not available`); continue; }
+    let ok = false;
+    try { ok = await tf.setBackend(name); } catch (e) { why.push(`${name}: ${e.message}`); continue; }
+    if (!ok) { why.push(`${name}: did not initialize`); continue; }
+    await tf.ready();
+    if (name === "webgl") {
+      const max = tf.env().getNumber("WEBGL_MAX_TEXTURE_SIZE");
+      if (max < (opts.minTexture || 1024)) { why.push(`webgl: texture limit ${max}`); continue; }
+    }
+    return { backend: name, skipped: why };
+  }
+  throw new Error(`no TF.js backend works here (${why.join("; ")})`);
+}
+
+/** The active TF.js backend ("webgl", "wasm", ...), or "" before ensureTF(). */
+export function backendName() {
+  try { return getTF().getBackend() || ""; } catch (e) { return ""; }
+}
+
+// ------------------------------------------------------------------------ Pillow's resampling
+// Pillow's ImagingResample with the bilinear (triangle) filter: support widens with the scale
+// when shrinking (antialiasing), horizontal pass first, then vertical. 8-bit images use Pillow's
+// fixed-point coefficients (22 bits) and rounding; float ("F") images use doubles.
+const PRECISION_BITS = 32 - 8 - 2;
+
+function coeffs(inSize, outSize) {
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1.0);
+  const support = 1.0 * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const kk = new Float64Array(outSize * ksize);
+  const bounds = new Int32Array(outSize * 2);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const ss = 1.0 / filterscale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      let t = Math.abs((x + xmin - center + 0.5) * ss);
+      const w = t < 1.0 ? 1.0 - t : 0.0;
+      kk[xx * ksize + x] = w;
+      ww += w;
+    }
+    for (let x = 0; x < xmax; x++) if (ww !== 0) kk[xx * ksize + x] /= ww;
+    bounds[2 * xx] = xmin;
+    bounds[2 * xx + 1] = xmax;
+  }
+  return { kk, bounds, ksize };
+}
+
+function fixedCoeffs(c) {
+  const k = new Int32Array(c.kk.length);
+  for (let i = 0; i < k.length; i++) {
+    const v = c.kk[i] * (1 << PRECISION_BITS);
+    k[i] = Math.trunc(v < 0 ? v - 0.5 : v + 0.5);
+  }
+  return k;
+}
+
+const clip8 = (v) => { const r = v >> PRECISION_BITS; return r < 0 ? 0 : r > 255 ? 255 : r; };
+
+/** uint8 interleaved (HxWxC) resize like Pillow's Image.resize(..., BILINEAR). */
+export function resizeU8(src, w, h, C, W2, H2) {
+  let cur = src, cw = w;
+  if (W2 !== w) {
+    const c = coeffs(w, W2), k = fixedCoeffs(c);
+    const out = new Uint8ClampedArray(W2 * h * C);
+    for (let y = 0; y < h; y++) {
+      for (let xx = 0; xx < W2; xx++) {
+        const xmin = c.bounds[2 * xx], xmax = c.bounds[2 * xx + 1], kb = xx * c.ksize;
+        for (let ch = 0; ch < C; ch++) {
+          let ss = 1 << (PRECISION_BITS - 1);
+          for (let x = 0; x < xmax; x++) ss += cur[(y * w + x + xmin) * C + ch] * k[kb + x];
+          out[(y * W2 + xx) * C + ch] = clip8(ss);
+        }
+      }
+    }
+    cur = out; cw = W2;
+  }
+  if (H2 !== h) {
+    const c = coeffs(h, H2), k = fixedCoeffs(c);
+    const out = new Uint8ClampedArray(cw * H2 * C);
+    for (let yy = 0; yy < H2; yy++) {
+      const ymin = c.bounds[2 * yy], ymax = c.bounds[2 * yy + 1], kb = yy * c.ksize;
+      for (let x = 0; x < cw; x++) {
+        for (let ch = 0; ch < C; ch++) {
+          let ss = 1 << (PRECISION_BITS - 1);
+          for (let y = 0; y < ymax; y++) ss += cur[((y + ymin) * cw + x) * C + ch] * k[kb + y];
+          out[(yy * cw + x) * C + ch] = clip8(ss);
+        }
+      }
+    }
+    cur = out;
+  }
+  return cur === src ? Uint8ClampedArray.from(src) : cur;
+}
+
+/** float32 single-channel (HxW) resize like Pillow's mode "F" Image.resize(..., BILINEAR). */
+export function resizeF32(src, w, h, W2, H2) {
+  let cur = src, cw = w;
+  if (W2 !== w) {
+    const c = coeffs(w, W2);
+    const out = new Float32Array(W2 * h);
+    for (let y = 0; y < h; y++) {
+      for (let xx = 0; xx < W2; xx++) {
+        const xmin = c.bounds[2 * xx], xmax = c.bounds[2 * xx + 1], kb = xx * c.ksize;
+        let ss = 0.0;
+        for (let x = 0; x < xmax; x++) ss += cur[y * w + x + xmin] * c.kk[kb + x];
+        out[y * W2 + xx] = ss;
+      }
+    }
+    cur = out; cw = W2;
+  }
+  if (H2 !== h) {
+    const c = coeffs(h, H2);
+    const out = new Float32Array(cw * H2);
+    for (let yy = 0; yy < H2; yy++) {
+      const ymin = c.bounds[2 * yy], ymax = c.bounds[2 * yy + 1], kb = yy * c.ksize;
+      for (let x = 0; x < cw; x++) {
+        let ss = 0.0;
+        for (let y = 0; y < ymax; y++) ss += cur[(y + ymin) * cw + x] * c.kk[kb + y];
+        out[yy * cw + x] = ss;
+      }
+    }
+    cur = out;
+  }
+  return cur === src ? Float32Array.from(src) : cur;
+}
+
+// --------------------------------------------------------------------------- images in and out
+const f = Math.fround;
+
+/** ImageData / canvas / {data, width, height} -> {rgb (HxWx3 uint8), alpha (HxW uint8 | null), width, height}. */
+export function toPhoto(image) {
+  let img = image;
+  if (typeof HTMLCanvasElement !== "undefined" && image instanceof HTMLCanvasElement ||
+      typeof OffscreenCanvas !== "undefined" && image instanceof OffscreenCanvas) {
+    img = image.getContext("2d").getImageData(0, 0, image.width, image.height);
+  } else if (typeof HTMLImageElement !== "undefined" && image instanceof HTMLImageElement) {
+    const c = document.createElement("canvas");
+    c.width = image.naturalWidth; c.height = image.naturalHeight;
+    const ctx = c.getContext("2d");
+    ctx.drawImage(image, 0, 0);
+    img = ctx.getImageData(0, 0, c.width, c.height);
+  }
+  const { data, width, height } = img;
+  const n = width * height;
+  const rgb = new Uint8ClampedArray(3 * n);
+  const alpha = new Uint8ClampedArray(n);
+  let opaque = true;
+  for (let i = 0; i < n; i++) {
+    rgb[3 * i] = data[4 * i]; rgb[3 * i + 1] = data[4 * i + 1]; rgb[3 * i + 2] = data[4 * i + 2];
+    alpha[i] = data[4 * i + 3];
+    if (alpha[i] !== 255) opaque = false;
+  }
+  return { rgb, alpha: opaque ? null : alpha, width, height };
+}
+
+export function makeImageData(data, width, height) {
+  if (typeof ImageData !== "undefined") return new ImageData(data, width, height);
+  return { data, width, height, colorSpace: "srgb" };
+}
+
+function inputHW(manifest) {
+  const s = manifest.input.size;
+  if (typeof s === "number") return [s, s];
+  if (!Array.isArray(s) || s.length !== 2) throw new Error(`manifest input.size must be [height, width], got ${JSON.stringify(s)}`);
+  return [Number(s[0]), Number(s[1])];
+}
+
+/** uint8 HxWx3 -> float32 HxWx3 model values (x*(hi-lo)/255 + lo - mean) / std, BGR swap. */
+export function normalize(rgb, n, manifest) {
+  const inp = manifest.input;
+  const [lo, hi] = inp.range || [0, 1];
+  const a = f((hi - lo) / 255.0), b = f(lo);
+  const mean = (inp.mean || [0, 0, 0]).map(f), std = (inp.std || [1, 1, 1]).map(f);
+  const bgr = String(inp.channels || "RGB").toUpperCase() === "BGR";
+  const x = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = f(f(f(rgb[3 * i + c] * a) + b) - mean[c]);
+      x[3 * i + (bgr ? 2 - c : c)] = f(v / std[c]);
+    }
+  }
+  return x;
+}
+
+export function tileStarts(n, tile, overlap) {
+  if (n <= tile) return [0];
+  const out = [];
+  for (let s = 0; s < n - tile; s += tile - overlap) out.push(s);
+  out.push(n - tile);
+  return out;
+}
+
+export function tileWeights(starts, tile) {
+  return starts.map((s, i) => {
+    const w = new Float32Array(tile).fill(1);
+    if (i > 0) {
+      const n = starts[i - 1] + tile - s;
+      for (let k = 0; k < n; k++) w[k] = Math.min(w[k], f(f(k + 0.5) / n));
+    }
+    if (i + 1 < starts.length) {
+      const n = s + tile - starts[i + 1];
+      for (let k = 0; k < n; k++) w[tile - n + k] = Math.min(w[tile - n + k], f(f(n - k - 0.5) / n));
+    }
+    return w;
+  });
+}
+
+function pair(v, what) {
+  if (typeof v === "number" && Number.isInteger(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && v.every(Number.isInteger)) return v;
+  throw new Error(`manifest ${what} must be an integer or [height, width], got ${JSON.stringify(v)}`);
+}
+
+export function tileParams(manifest) {
+  const inf = manifest.inference || {};
+  const [th, tw] = inputHW(manifest);
+  if (inf.tile != null) {
+    const t = pair(inf.tile, "inference.tile");
+    if (t[0] !== th || t[1] !== tw) throw new Error(`manifest inference.tile ${JSON.stringify(t)} differs from input.size [${th}, ${tw}]`);
+  }
+  const [oh, ow] = inf.overlap == null ? [Math.min(32, th >> 1), Math.min(32, tw >> 1)] : pair(inf.overlap, "inference.overlap");
+  if (!(oh >= 0 && oh < th && ow >= 0 && ow < tw)) throw new Error(`manifest inference.overlap ${oh}x${ow} must be in [0, tile)`);
+  return [[th, tw], [oh, ow]];
+}
+
+// numpy.pad "reflect" (mirror without repeating the edge) or "edge" when too short; centred.
+function padIndex(size, n) {
+  if (n >= size) return { idx: Int32Array.from({ length: n }, (_, i) => i), before: 0 };
+  const before = (size - n) >> 1, after = size - n - before;
+  const reflect = Math.max(before, after) <= n - 1;
+  const idx = new Int32Array(size);
+  for (let i = 0; i < size; i++) {
+    let j = i - before;
+    if (reflect) { if (j < 0) j = -j; else if (j >= n) j = 2 * (n - 1) - j; }
+    else j = Math.min(Math.max(j, 0), n - 1);
+    idx[i] = j;
+  }
+  return { idx, before };
+}
+
+// ------------------------------------------------------------------------------------ the model
+async function fetchOk(fetchFn, url, what) {
+  const r = await fetchFn(url);
+  if (!r.ok) throw new Error(`could not load ${what} ${url} (HTTP ${r.status})`);
+  return r;
+}
+
+/**
+ * Load a bundle: its manifest.json (URL) and the TF.js graph model the manifest names.
+ * opts: onProgress(fraction 0..1), fetch (a fetch-like function; Node: one that reads files),
+ * tf (the TF.js namespace), backend (forced backend), vendor (URL of the vendored TF.js files).
+ */
+export async function loadModel(manifestUrl, opts = {}) {
+  if (opts.tf) setTF(opts.tf);
+  const fetchFn = opts.fetch || globalThis.fetch.bind(globalThis);
+  const progress = opts.onProgress || (() => {});
+  progress(0);
+  const manifest = await (await fetchOk(fetchFn, manifestUrl, "manifest")).json();
+  for (const k of ["task", "format", "file", "input", "output", "inference"]) {
+    if (!(k in manifest)) throw new Error(`manifest ${manifestUrl} lacks field ${k}`);
+  }
+  if (manifest.format !== "tfjs") throw new Error(`manifest ${manifestUrl} is a ${manifest.format} model; this page runs TF.js bundles (tfjs_*)`);
+  if (!["alpha", "image"].includes(manifest.output.kind)) throw new Error(`unknown output kind '${manifest.output.kind}'`);
+  const mode = (manifest.inference || {}).mode || "resize";
+  if (!["resize", "tile", "pad"].includes(mode)) throw new Error(`unknown inference mode '${mode}'`);
+  if (mode !== "resize") tileParams(manifest);
+  const [ih, iw] = inputHW(manifest);
+  await ensureTF({ backend: opts.backend, vendor: opts.vendor, minTexture: Math.max(ih, iw) });
+  const tf = getTF();
+  const base = new URL(".", new URL(manifestUrl, opts.baseUrl || (globalThis.location ? globalThis.location.href : "file:///"))).href;
+  const modelUrl = new URL(manifest.file, base).href;
+  const mj = await (await fetchOk(fetchFn, modelUrl, "model")).json();
+  const specs = [], paths = [];
+  for (const g of mj.weightsManifest || []) { specs.push(...g.weights); paths.push(...g.paths); }
+  const bufs = [];
+  let loaded = 0;
+  for (const p of paths) {
+    bufs.push(new Uint8Array(await (await fetchOk(fetchFn, new URL(p, base).href, "weights")).arrayBuffer()));
+    loaded += 1;
+    progress(0.05 + 0.9 * loaded / Math.max(paths.length, 1));
+  }
+  const total = bufs.reduce((s, b) => s + b.length, 0);
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const b of bufs) { all.set(b, off); off += b.length; }
+  const handler = {
+    load: async () => ({
+      modelTopology: mj.modelTopology, format: mj.format, generatedBy: mj.generatedBy,
+      convertedBy: mj.convertedBy, signature: mj.signature, userDefinedMetadata: mj.userDefinedMetadata,
+      modelInitializer: mj.modelInitializer, weightSpecs: specs, weightData: all.buffer,
+    }),
+  };
+  const graph = await tf.loadGraphModel(handler);
+  progress(1);
+  return new Model(manifest, graph, manifestUrl);
+}
+
+export class Model {
+  constructor(manifest, graph, url) {
+    this.manifest = manifest;
+    this.graph = graph;
+    this.url = url;
+    this.task = manifest.task;
+    this.kind = manifest.output.kind;
+    this.mode = (manifest.inference || {}).mode || "resize";
+    this.inputSize = inputHW(manifest);
+    this.timings = {};
+  }
+
+  /** One engine call on a float32 1xHxWx3 input; returns {data: Float32Array, shape}. */
+  async engine(x, h, w) {
+    const tf = getTF();
+    const y = tf.tidy(() => {
+      const inp = tf.tensor4d(x, [1, h, w, 3], "float32");
+      let r = this.graph.execute(inp);
+      if (Array.isArray(r)) r = r[0];
+      return r.toFloat();
+    });
+    try {
+      return { data: await y.data(), shape: y.shape };
+    } finally {
+      y.dispose();
+    }
+  }
+
+  /** The raw output(s) of the inference mode, as the Python MODES give them (HxWxC float32). */
+  async infer(photo, onProgress = () => {}) {
+    const { rgb, width: W, height: H } = photo;
+    const [th, tw] = this.inputSize;
+    if (this.mode === "resize") {
+      const small = (W === tw && H === th) ? rgb : resizeU8(rgb, W, H, 3, tw, th);
+      const { data, shape } = await this.engine(normalize(small, th * tw, this.manifest), th, tw);
+      onProgress(1);
+      return { data, h: shape[1], w: shape[2], c: shape[3] };
+    }
+    const [, [oh, ow]] = tileParams(this.manifest);
+    const x = normalize(rgb, W * H, this.manifest);
+    const py = padIndex(th, H), px = padIndex(tw, W);
+    const PH = py.idx.length, PW = px.idx.length;
+    const ys = tileStarts(PH, th, oh), xs = tileStarts(PW, tw, ow);
+    const wys = tileWeights(ys, th), wxs = tileWeights(xs, tw);
+    let acc = null, C = 0;
+    const wsum = new Float32Array(PH * PW);
+    const tile = new Float32Array(th * tw * 3);
+    let done = 0;
+    for (let a = 0; a < ys.length; a++) {
+      for (let b = 0; b < xs.length; b++) {
+        const y0 = ys[a], x0 = xs[b], wy = wys[a], wx = wxs[b];
+        for (let i = 0; i < th; i++) {
+          const sy = py.idx[y0 + i];
+          for (let j = 0; j < tw; j++) {
+            const s = 3 * (sy * W + px.idx[x0 + j]), d = 3 * (i * tw + j);
+            tile[d] = x[s]; tile[d + 1] = x[s + 1]; tile[d + 2] = x[s + 2];
+          }
+        }
+        const { data, shape } = await this.engine(tile, th, tw);
+        if (shape.length !== 4 || shape[1] !== th || shape[2] !== tw) {
+          throw new Error(`inference mode 'tile' needs outputs at the input's size ${th}x${tw}; got ${shape}`);
+        }
+        if (!acc) { C = shape[3]; acc = new Float32Array(PH * PW * C); }
+        for (let i = 0; i < th; i++) {
+          for (let j = 0; j < tw; j++) {
+            const wgt = f(wy[i] * wx[j]);
+            const p = (y0 + i) * PW + x0 + j, q = (i * tw + j) * C;
+            for (let c = 0; c < C; c++) acc[p * C + c] = f(acc[p * C + c] + f(data[q + c] * wgt));
+            wsum[p] = f(wsum[p] + wgt);
+          }
+        }
+        done += 1;
+        onProgress(done / (ys.length * xs.length));
+      }
+    }
+    const out = new Float32Array(H * W * C);
+    for (let i = 0; i < H; i++) {
+      for (let j = 0; j < W; j++) {
+        const p = (i + py.before) * PW + j + px.before;
+        for (let c = 0; c < C; c++) out[(i * W + j) * C + c] = f(acc[p * C + c] / wsum[p]);
+      }
+    }
+    return { data: out, h: H, w: W, c: C };
+  }
+
+  /**
+   * Run on an ImageData / canvas / <img>; returns {imageData, mask | image, timings}:
+   * alpha: mask Float32Array HxW in [0, 1] and the RGBA cut-out; image: Float32Array HxWx3 in
+   * [0, 1] and the photo (the input's alpha kept).
+   */
+  async predict(input, opts = {}) {
+    const t0 = performance.now();
+    const photo = input && input.rgb ? input : toPhoto(input);
+    const { width: W, height: H } = photo;
+    const raw = await this.infer(photo, opts.onProgress);
+    const t1 = performance.now();
+    const [lo, hi] = this.manifest.output.range || [0, 1];
+    const n = W * H;
+    const out = new Uint8ClampedArray(4 * n);
+    let result;
+    if (this.kind === "alpha") {
+      let m = new Float32Array(raw.h * raw.w);
+      const den = f(Math.max(hi - lo, 1e-12));
+      for (let i = 0; i < m.length; i++) m[i] = f(f(raw.data[i * raw.c] - f(lo)) / den);
+      if (raw.h !== H || raw.w !== W) m = resizeF32(m, raw.w, raw.h, W, H);
+      for (let i = 0; i < n; i++) m[i] = Math.min(1, Math.max(0, m[i]));
+      for (let i = 0; i < n; i++) {
+        let a = f(m[i] * 255.0);
+        if (photo.alpha) a = f(a * f(photo.alpha[i] / 255.0));
+        out[4 * i] = photo.rgb[3 * i]; out[4 * i + 1] = photo.rgb[3 * i + 1]; out[4 * i + 2] = photo.rgb[3 * i + 2];
+        out[4 * i + 3] = Math.trunc(f(a + 0.5));
+      }
+      result = { mask: m };
+    } else {
+      const C = raw.c;
+      if (!(C === 1 || C >= 3)) throw new Error(`output kind 'image' needs 1 or 3+ channels, the model gives ${C}`);
+      const den = f(Math.max(hi - lo, 1e-12));
+      let chans = [0, 1, 2].map((c) => {
+        const ch = new Float32Array(raw.h * raw.w);
+        const src = C === 1 ? 0 : c;
+        for (let i = 0; i < ch.length; i++) ch[i] = f(f(raw.data[i * C + src] - f(lo)) / den);
+        return ch;
+      });
+      if (raw.h !== H || raw.w !== W) chans = chans.map((ch) => resizeF32(ch, raw.w, raw.h, W, H));
+      const img = new Float32Array(3 * n);
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < 3; c++) {
+          const v = Math.min(1, Math.max(0, chans[c][i]));
+          img[3 * i + c] = v;
+          out[4 * i + c] = Math.trunc(f(f(v * 255.0) + 0.5));
+        }
+        out[4 * i + 3] = photo.alpha ? photo.alpha[i] : 255;
+      }
+      result = { image: img };
+    }
+    const t2 = performance.now();
+    this.timings = { infer_ms: t1 - t0, post_ms: t2 - t1, total_ms: t2 - t0 };
+    return { imageData: makeImageData(out, W, H), ...result, timings: this.timings };
+  }
+
+  /** Run on an ImageData / canvas / <img>; returns an ImageData (cut-out or retouched photo). */
+  async run(input, opts = {}) {
+    return (await this.predict(input, opts)).imageData;
+  }
+
+  dispose() {
+    if (this.graph) { this.graph.dispose(); this.graph = null; }
+  }
+}
+
+/** Fit an image into maxSide x maxSide (Pillow-style bilinear), as `edgephoto run --downscale`. */
+export function downscale(imageData, maxSide = 1024) {
+  const { width: w, height: h } = imageData;
+  const s = maxSide / Math.max(w, h);
+  if (s >= 1) return imageData;
+  const W2 = Math.max(1, Math.round(w * s)), H2 = Math.max(1, Math.round(h * s));
+  return makeImageData(resizeU8(imageData.data, w, h, 4, W2, H2), W2, H2);
+}
