@@ -25,6 +25,16 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None,
                    help="score only the first N test images (default: all; 50 with --quick)")
     p.add_argument("--quick", action="store_true", help="fewer runs and test images (a smoke check)")
+    p.add_argument("--browser", action="store_true",
+                   help="also time each task's TF.js bundle (shipped tfjs_fp16) through web/edgephoto.js in "
+                        "headless Chromium on the 1024x1024 photo, WebGL and wasm: load time + median of "
+                        "--browser-runs runs after 1 warm-up; reported, not asserted (a 'Browser (headless "
+                        "Chromium)' table). Needs node, chromium (/usr/bin/chromium or $EDGEPHOTO_CHROMIUM) "
+                        "and `make web-deps`; without them a one-line note is recorded. Off by default; "
+                        "make: `make bench BENCH_ARGS=--browser`")
+    p.add_argument("--browser-runs", type=int, default=3, help="timed runs per backend with --browser (default 3)")
+    p.add_argument("--browser-backends", default="webgl,wasm",
+                   help="TF.js backends with --browser, comma-separated (default: webgl,wasm)")
     p.set_defaults(func=run)
 
 
@@ -34,7 +44,10 @@ def run(args) -> int:
     from .run import run_bench, to_text
 
     report = run_bench(Path(args.dist), Path(args.data), args.task, Path(args.budgets), args.target,
-                       Path(args.out), args.runs, args.quick, threads_all=args.threads, limit=args.limit)
+                       Path(args.out), args.runs, args.quick, threads_all=args.threads, limit=args.limit,
+                       browser=args.browser,
+                       browser_options={"runs": args.browser_runs,
+                                        "backends": [b.strip() for b in args.browser_backends.split(",") if b.strip()]})
     print(to_text(report))
     print(f"\nwritten {Path(args.out) / 'bench.json'} and {Path(args.out) / 'bench.md'}")
     return 0 if report["passed"] else 1

@@ -213,7 +213,10 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[floa
 
 def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optional[Path], target: str,
               out: Path, runs: int, quick: bool, threads_all: Optional[int] = None,
-              limit: Optional[int] = None) -> Dict[str, Any]:
+              limit: Optional[int] = None, browser: bool = False,
+              browser_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """browser: also time each task's TF.js bundle in headless Chromium (``bench_browser``,
+    ``browser_options`` passed to it): ``report["browser"]`` rows + ``report["browser_note"]``."""
     dist, data, out = Path(dist), Path(data), Path(out)
     if not dist.is_dir():
         raise UserError(f"no artifacts folder {dist}/ (run `make export`, or pass --dist)")
@@ -318,6 +321,13 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
             "failed_shipped": failed_shipped, "passed": not failed_shipped,
             "seconds": round(time.time() - t_start, 1),
         }
+        if browser:  # reported, not asserted: never changes the verdict
+            from .browser import bench_browser
+            b = bench_browser(dist, data, task, log=log, **(browser_options or {}))
+            report["browser"], report["browser_note"] = b["rows"], b["note"]
+            if not b["rows"]:
+                log(f"browser: {b['note']}")
+            report["seconds"] = round(time.time() - t_start, 1)
     finally:
         for p in tmp.iterdir():
             p.unlink()
@@ -413,6 +423,8 @@ def to_text(report: Dict[str, Any]) -> str:
             lines.append(f"  {c['task']}: {c['network']:<50} " + (f"{c['size_mb']:.2f} MB  {ms}"
                                                                   if c["built"] else "not built")
                          + f"   (document: {c['document_size']}, loss {c['document_loss']})")
+    from .browser import browser_text
+    lines += browser_text(report)
     lines.append("")
     lines.append("PASS: every shipped variant meets its budgets" if report["passed"] else
                  "FAIL: shipped variant(s) miss a budget: " + "; ".join(report["failed_shipped"]))
@@ -447,6 +459,8 @@ def to_markdown(report: Dict[str, Any]) -> str:
             md.append(f"| {c['network']} | {c['variant']}/{c['key']} | {size} | {vals} | "
                       f"{c['document_size']} | {c['document_loss']} |")
         md += ["", "The document's \"loss\" is its own test loss; compare trends, not values."]
+    from .browser import browser_markdown
+    md += browser_markdown(report)
     md += ["", "**PASS**: every shipped variant meets its budgets." if report["passed"] else
            "**FAIL**: " + "; ".join(report["failed_shipped"]), ""]
     return "\n".join(md)
