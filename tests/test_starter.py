@@ -102,13 +102,13 @@ def test_retouch_starter_int8_tflite_through_runtime(retouch_test_split, tmp_pat
                              shipped=True, progress=lambda *a, **k: None)
     assert [r.status for r in results] == ["ok", "ok"], [(r.key, r.reason) for r in results]
     task = get_task("retouch")
-    pairs = task.eval_pairs(retouch_test_split, "test")[:12]
+    pairs = task.eval_pairs(retouch_test_split, "test")
     targets = [task.load_target(tp) for _, tp in pairs]
     scores = {}
     for r in results:
         model = runtime.load(r.dir, threads=1)
         scores[r.key] = image_metrics([model.predict(ip).outputs["image"] for ip, _ in pairs], targets)
-    base = task.baseline_metrics(retouch_test_split, "test", limit=12)
+    base = task.baseline_metrics(retouch_test_split, "test")
     assert scores["tflite_int8"]["psnr"] >= base["psnr"] + 1.5, (scores, base)
     # int8 may lose at most 10% relative L1 against the fp32 model it came from
     assert scores["tflite_int8"]["l1"] <= 1.10 * scores["onnx_fp32"]["l1"] + 1e-3, scores
