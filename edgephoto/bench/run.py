@@ -19,8 +19,9 @@ from ..errors import UserError
 from ..runtime.manifest import MANIFEST_NAME, load_manifest, write_json_atomic
 from .budgets import load_budgets, resolve
 
-LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decode (included) + resize + "
-                "infer + mask upsample to 1024x1024 + RGBA composite; writing the output excluded; "
+LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decode (included) + inference "
+                "as the manifest says (resize mode: one run + mask upsample to 1024x1024 + RGBA composite; "
+                "tile mode: overlapping tiles at full resolution, blended); writing the output excluded; "
                 "median and p90 of timed runs after warm-up, each thread count in a fresh process")
 MEMORY_NOTE = "peak RSS (VmHWM) of a fresh process that loads the model and processes the 1024x1024 photo"
 
@@ -422,7 +423,7 @@ def to_text(report: Dict[str, Any]) -> str:
             ms = "  ".join(f"{k} {_f(v, '{:.4g}')}" for k, v in c["metrics"].items())
             lines.append(f"  {c['task']}: {c['network']:<50} " + (f"{c['size_mb']:.2f} MB  {ms}"
                                                                   if c["built"] else "not built")
-                         + f"   (document: {c['document_size']}, loss {c['document_loss']})")
+                         + f"   (document: {c['document_size']}, loss {_f(c['document_loss'], '{:g}')})")
     from .browser import browser_text
     lines += browser_text(report)
     lines.append("")
@@ -457,7 +458,7 @@ def to_markdown(report: Dict[str, Any]) -> str:
             vals = " | ".join(_f(c["metrics"][m], "{:.4g}") if c["built"] else "not built" for m in names)
             size = f"{c['size_mb']:.2f}" if c["built"] else "not built"
             md.append(f"| {c['network']} | {c['variant']}/{c['key']} | {size} | {vals} | "
-                      f"{c['document_size']} | {c['document_loss']} |")
+                      f"{c['document_size']} | {_f(c['document_loss'], '{:g}')} |")
         md += ["", "The document's \"loss\" is its own test loss; compare trends, not values."]
     from .browser import browser_markdown
     md += browser_markdown(report)

@@ -32,7 +32,7 @@ class Task:
     # the metrics the bench table shows (all are in its JSON); default: the primary metric
     report_metrics: Sequence[str] = ()
     # the document's compression table: (label, variant, format key, document size, document loss)
-    compression_rows: Sequence[Tuple[str, str, str, str, float]] = ()
+    compression_rows: Sequence[Tuple[str, str, str, str, Optional[float]]] = ()
     # model-card text for starter weights: what the built-in data is, and the known limits
     card_data: str = "the task's built-in generated pairs"
     card_caveat: str = "trained on the built-in data only."

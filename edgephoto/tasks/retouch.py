@@ -139,7 +139,7 @@ TASKS.register("retouch", RetouchTask(
     compression_rows=(
         ("pix2pixHD teacher fp32", "teacher", "onnx_fp32", "31.8 MB", 0.02713),
         ("teacher + post-training quantization (int8)", "teacher", "onnx_int8", "6.4 MB", 0.03589),
-        ("student trained alone (fp32)", "student", "onnx_fp32", "-", float("nan")),
+        ("student trained alone (fp32)", "student", "onnx_fp32", "-", None),
         ("distilled, T = 2 (fp32)", "student-kd-t2", "onnx_fp32", "12.1 MB", 0.033801),
         ("distilled, T = 7 (fp32)", "student-kd-t7", "onnx_fp32", "12.1 MB", 0.03404),
     ),
