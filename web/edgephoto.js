@@ -16,7 +16,8 @@
  * TF.js: the page may load it itself (`globalThis.tf`), pass it with `setTF(tf)` / `{tf}`, or let
  * `ensureTF()` load the project's vendored UMD builds from ./vendor/ (written by `make web`):
  * no CDN. Backend: WebGL where it initializes (and its texture limit fits the model's input;
- * WebGL textures are at most WEBGL_MAX_TEXTURE_SIZE, typically 4096, per side), wasm otherwise.
+ * WebGL textures are at most WEBGL_MAX_TEXTURE_SIZE, typically 4096, per side) and runs on a
+ * GPU (a software WebGL such as SwiftShader is skipped: wasm beats it), wasm otherwise.
  * Every tensor is disposed: tf.memory().numTensors is the same before and after `run`.
  */
 
@@ -75,10 +76,29 @@ async function initTF(opts) {
     if (name === "webgl") {
       const max = tf.env().getNumber("WEBGL_MAX_TEXTURE_SIZE");
       if (max < (opts.minTexture || 1024)) { why.push(`webgl: texture limit ${max}`); continue; }
+      // WebGL emulated on the CPU (no GPU: SwiftShader, llvmpipe) is 10-20x slower than wasm
+      // (measured by `edgephoto bench --browser`), so only a forced "webgl" keeps it
+      const renderer = webglRenderer();
+      if (!opts.backend && /swiftshader|llvmpipe|software/i.test(renderer) && tf.findBackendFactory("wasm")) {
+        why.push(`webgl: software renderer (${renderer}), wasm is faster`);
+        continue;
+      }
     }
     return { backend: name, skipped: why };
   }
   throw new Error(`no TF.js backend works here (${why.join("; ")})`);
+}
+
+/** The WebGL renderer string ("" when unknown), e.g. "ANGLE (Google, Vulkan (SwiftShader ...))". */
+export function webglRenderer() {
+  try {
+    if (typeof document === "undefined") return "";
+    const gl = document.createElement("canvas").getContext("webgl2") ||
+      document.createElement("canvas").getContext("webgl");
+    if (!gl) return "";
+    const ext = gl.getExtension("WEBGL_debug_renderer_info");
+    return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) || "");
+  } catch (e) { return ""; }
 }
 
 /** The active TF.js backend ("webgl", "wasm", ...), or "" before ensureTF(). */
