@@ -26,9 +26,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 NODE_MODULES = ROOT / "edgephoto" / "export" / "node" / "node_modules" / "@tensorflow"
-VENDOR = ["tfjs/dist/tf.min.js", "tfjs-backend-wasm/dist/tf-backend-wasm.min.js",
-          "tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm", "tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm",
-          "tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm"]
+from edgephoto.bench.browser import VENDOR  # noqa: E402  (the files `make web` vendors)
 CHROMIUM = os.environ.get("EDGEPHOTO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 # measured (see the closing note of issue 4): Node/wasm vs Python/onnxruntime, fp16 TF.js weights
