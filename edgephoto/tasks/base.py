@@ -48,9 +48,14 @@ class Task:
         """A torch Dataset yielding (input CHW float normalized, target tensor)."""
         raise NotImplementedError
 
+    def pair_folder(self, root: Path, split: str):
+        """The ``PairFolder`` of ``root/<split>/<inputs dir>`` + ``<targets dir>`` (``data_layout``)."""
+        from ..data.folders import find_split
+        return find_split(root, split, self.data_layout["inputs"], self.data_layout["targets"])
+
     def eval_pairs(self, root: Path, split: str) -> List[tuple]:
         """(input path, target path) pairs of a split, for format-agnostic evaluation."""
-        raise NotImplementedError
+        return list(self.pair_folder(root, split).pairs)
 
     # ---- model I/O
     def outputs(self, raw) -> Any:

@@ -26,15 +26,9 @@ class MatteTask(Task):
         from ..data.synthetic_matte import generate
         return generate(root, seed=seed, sizes=sizes, progress=progress)
 
-    def eval_pairs(self, root, split):
-        from ..data.folders import find_split
-        return list(find_split(root, split, "images", "masks").pairs)
-
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import MaskDataset
-        from ..data.folders import find_split
-        return MaskDataset(find_split(root, split, "images", "masks"), size, self.mean, self.std,
-                           augment=train)
+        return MaskDataset(self.pair_folder(root, split), size, self.mean, self.std, augment=train)
 
     def load_target(self, path, size=None):
         from ..data.folders import load_gray

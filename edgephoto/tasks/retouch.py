@@ -36,16 +36,9 @@ class RetouchTask(Task):
         from ..data.synthetic_retouch import generate
         return generate(root, seed=seed, sizes=sizes, progress=progress)
 
-    def _split(self, root, split):
-        from ..data.folders import find_split
-        return find_split(root, split, self.data_layout["inputs"], self.data_layout["targets"])
-
-    def eval_pairs(self, root, split):
-        return list(self._split(root, split).pairs)
-
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import ImagePairDataset
-        return ImagePairDataset(self._split(root, split), size, self.mean, self.std, augment=train)
+        return ImagePairDataset(self.pair_folder(root, split), size, self.mean, self.std, augment=train)
 
     def load_target(self, path, size=None):
         from ..data.folders import load_rgb
