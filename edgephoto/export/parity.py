@@ -81,16 +81,13 @@ def torch_outputs(module, images_nhwc: np.ndarray) -> np.ndarray:
 
 
 def upsample(pred: np.ndarray, shape) -> np.ndarray:
-    """Bilinear resize of a float map (HxW or HxWxC) to (h, w), like the runtime's upsampling."""
-    from PIL import Image
+    """The runtime's bilinear upsampling (HxW or HxWxC) to (h, w), clipped to [0, 1]."""
+    from ..runtime.model import resize_map
 
     h, w = shape[:2]
     if pred.shape[:2] == (h, w):
         return pred
-    if pred.ndim == 3:
-        return np.stack([upsample(pred[..., c], shape) for c in range(pred.shape[2])], axis=2)
-    im = Image.fromarray(np.asarray(pred, np.float32), mode="F").resize((w, h), Image.BILINEAR)
-    return np.clip(np.asarray(im, np.float32), 0.0, 1.0)
+    return np.clip(resize_map(pred, (h, w)), 0.0, 1.0)
 
 
 def task_metrics(task, preds: np.ndarray, targets: Sequence[np.ndarray]) -> Dict[str, float]:

@@ -69,6 +69,21 @@ def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] 
     return np.ascontiguousarray(normalize(rgb, manifest)[None])
 
 
+def resize_map(a: np.ndarray, hw: tuple) -> np.ndarray:
+    """Bilinear resize of a float map, HxW or HxWxC (channel by channel), to ``hw`` = (h, w).
+
+    How model outputs reach the photo's resolution (masks, images); the exporter's parity check
+    uses it too, so both score predictions the same way.
+    """
+    h, w = hw
+    if a.shape[:2] == (h, w):
+        return a
+    if a.ndim == 3:
+        return np.stack([resize_map(a[..., c], hw) for c in range(a.shape[2])], axis=2)
+    im = Image.fromarray(np.ascontiguousarray(a, np.float32), mode="F").resize((w, h), Image.BILINEAR)
+    return np.asarray(im, np.float32)
+
+
 # ------------------------------------------------------------------------------ inference modes
 @MODES.register("resize")
 def mode_resize(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
@@ -258,9 +273,7 @@ class AlphaOutput:
         lo, hi = model.manifest["output"].get("range", [0.0, 1.0])
         m = (m.astype(np.float32) - lo) / max(hi - lo, 1e-12)
         H, W = photo.rgb.shape[:2]
-        if m.shape != (H, W):
-            m = np.asarray(Image.fromarray(np.ascontiguousarray(m, np.float32), mode="F").resize((W, H), Image.BILINEAR))
-        mask = np.clip(m, 0.0, 1.0)
+        mask = np.clip(resize_map(m, (H, W)), 0.0, 1.0)
         return {"mask": mask}
 
     @staticmethod
@@ -318,10 +331,7 @@ class ImageOutput:
         lo, hi = model.manifest["output"].get("range", [0.0, 1.0])
         y = (y.astype(np.float32) - np.float32(lo)) / np.float32(max(hi - lo, 1e-12))
         H, W = photo.rgb.shape[:2]
-        if y.shape[:2] != (H, W):
-            y = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(y[..., c]))
-                                     .resize((W, H), Image.BILINEAR)) for c in range(3)], axis=-1)
-        return {"image": np.clip(y, 0.0, 1.0).astype(np.float32)}
+        return {"image": np.clip(resize_map(y, (H, W)), 0.0, 1.0).astype(np.float32)}
 
     @classmethod
     def image(cls, result: Result) -> Image.Image:
