@@ -236,8 +236,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         (out / f"sync_rank{rank}.json").write_text(json.dumps({"rank": rank, "step": step,
                                                                "digest": param_digest(model)}))
     result: Dict[str, Any] = {"step": step}
-    if phased:
-        model.set_phase("joint" if "joint" in dict(cfg.phases) else cfg.phases[-1][0])
+    if phased:   # what is evaluated and exported: the model of the last phase
+        model.set_phase(phase_at(cfg.steps, cfg.steps, cfg.phases))
     if is_main:
         model.eval()
         val = evaluate(model, task, Path(cfg.data), "val", size, cfg.eval_limit)
