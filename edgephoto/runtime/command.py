@@ -87,10 +87,10 @@ def run(args) -> int:
 def run_adjust(args) -> int:
     from PIL import Image
 
-    from .adjust import adjust
+    from .adjust import ORDER, adjust
     from .imageio import read_image, save_atomic
 
-    wanted = {k: getattr(args, k) for k in ("color", "brightness", "contrast") if getattr(args, k) is not None}
+    wanted = {k: getattr(args, k) for k in ORDER if getattr(args, k) is not None}
     photo = read_image(args.image, downscale=args.downscale)
     out, done = adjust(photo.rgb, wanted)
     im = Image.fromarray(out)
