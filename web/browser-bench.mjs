@@ -10,15 +10,10 @@
 // a job that fails gets {"error"} instead of timings (the bench reports it, never fails on it).
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { takeOption } from "./cli-args.mjs";
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name, dflt) => takeOption(args, name, dflt);
 const exe = opt("--chromium", "/usr/bin/chromium");
 const spec = JSON.parse(readFileSync(args[0], "utf8"));
 const report = { backends: {}, results: [], console: [] };

@@ -9,15 +9,10 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { takeOption } from "./cli-args.mjs";
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name, dflt) => takeOption(args, name, dflt);
 const exe = opt("--chromium", "/usr/bin/chromium");
 const big = opt("--big", null);
 const gif = opt("--gif", null);

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 import { loadModel, setTF, backendName } from "./edgephoto.js";
+import { takeOption } from "./cli-args.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, "..", "edgephoto", "export", "node", "package.json"));
@@ -18,13 +19,7 @@ const tf = require("@tensorflow/tfjs");
 const wasm = require("@tensorflow/tfjs-backend-wasm");
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name, dflt) => takeOption(args, name, dflt);
 const repeat = Number(opt("--repeat", "1"));
 const threads = Number(opt("--threads", "1"));
 const [manifest, inp, w, h, prefix] = args;
