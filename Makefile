@@ -59,14 +59,24 @@ bench: setup
 test: setup
 	$(PY) -m pytest -q
 
-# every task end to end on its built-in data, then one bench over all of them
+# every task end to end on its built-in data, then one bench over all of them. A task that fails
+# does not stop the others or the bench: the run ends with one line naming what failed.
 DEMO_TASKS ?= matte retouch
+DEMO_DATA_ARGS ?= --train 800 --val 50 --test 100
 demo: setup
-	@for t in $(DEMO_TASKS); do \
-	  $(MAKE) data TASK=$$t DATA=data/$$t DATA_ARGS="--train 800 --val 50 --test 100" && \
-	  $(MAKE) train compress export TASK=$$t DATA=data/$$t || exit 1; \
-	done
-	$(PY) -m edgephoto bench --dist $(DIST) --data data --out $(REPORTS) --quick
+	@start=$$(date +%s); failed=""; \
+	stage() { echo; echo "=== demo [$$(( ($$(date +%s) - start) / 60 )) min] $$*"; }; \
+	for t in $(DEMO_TASKS); do \
+	  stage "$$t: 1/4 data"    && $(MAKE) --no-print-directory data TASK=$$t DATA=data/$$t DATA_ARGS="$(DEMO_DATA_ARGS)" && \
+	  stage "$$t: 2/4 train (teacher, student)" && $(MAKE) --no-print-directory train TASK=$$t DATA=data/$$t && \
+	  stage "$$t: 3/4 compress (distill T = 2, 7; select)" && $(MAKE) --no-print-directory compress TASK=$$t DATA=data/$$t && \
+	  stage "$$t: 4/4 export (every format, parity)" && $(MAKE) --no-print-directory export TASK=$$t DATA=data/$$t \
+	  || failed="$$failed $$t"; \
+	done; \
+	stage "bench: $(DEMO_TASKS)"; \
+	$(PY) -m edgephoto bench --dist $(DIST) --data data --out $(REPORTS) --quick || failed="$$failed bench"; \
+	stage "done: $(REPORTS)/bench.md"; \
+	if [ -n "$$failed" ]; then echo "make demo: failed:$$failed (the reason is printed above)"; exit 1; fi
 
 # what the committed starter weights were trained with (matte: about 75 minutes on 2 cores;
 # retouch, with STARTER_ROLES=teacher,student STARTER_TEMPS=2,7: about 60): the selected variant is published

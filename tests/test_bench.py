@@ -88,3 +88,15 @@ def test_unknown_target_is_one_line(setup):
                         REPO / "budgets.toml", "--target", "nope"], capture_output=True, text=True,
                        timeout=120, cwd=t, env=env)
     assert r.returncode == 2 and "unknown target 'nope'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_failed_export_rows_are_listed_with_their_reason(tmp_path):
+    """A row the exporter could not build leaves no directory; the bench still lists it."""
+    from edgephoto.bench.run import find_rows
+    from edgephoto.runtime.manifest import write_json_atomic
+    write_json_atomic(tmp_path / "matte" / "v" / "export.json", {"variant": "v", "rows": {
+        "tflite_int8": {"status": "failed", "reason": "parity mean_abs 0.08 exceeds tolerance 0.05"},
+        "onnx_fp32": {"status": "ok", "reason": ""}}})
+    rows = find_rows(tmp_path, "matte")
+    assert [(r["variant"], r["key"], r["status"]) for r in rows] == [("v", "tflite_int8", "failed")]
+    assert "exceeds tolerance" in rows[0]["error"]

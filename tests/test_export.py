@@ -191,7 +191,10 @@ def test_forced_failure_leaves_nothing(setup, monkeypatch):
     assert by["onnx_fp32"].ok
     assert by["onnx_int8"].status == "failed" and "converter exploded" in by["onnx_int8"].reason
     vdir = out / "matte" / "slim"
-    assert sorted(p.name for p in vdir.iterdir()) == ["onnx_fp32"]
+    assert sorted(p.name for p in vdir.iterdir() if p.is_dir()) == ["onnx_fp32"]
+    status = json.loads((vdir / "export.json").read_text())["rows"]   # what the bench lists
+    assert status["onnx_int8"]["status"] == "failed" and "converter exploded" in status["onnx_int8"]["reason"]
+    assert status["onnx_fp32"]["status"] == "ok"
 
 
 def test_parity_gate_fails_a_row(setup, monkeypatch):
@@ -241,3 +244,64 @@ def test_only_one_shipped_variant_after_a_new_selection(tmp_path):
     flags = {v: json.loads((tmp_path / v / "tflite_int8" / "manifest.json").read_text())["shipped"]
              for v in ("old", "new")}
     assert flags == {"old": False, "new": True}
+
+
+def _two_variant_runs(setup, tmp_path):
+    """runs/matte/{best,next} (the same weights) ranked best first, and a budgets file whose ship
+    format is onnx_int8 (quick to build)."""
+    import shutil
+    from edgephoto.runtime.manifest import write_json_atomic
+
+    _, data, ck = setup
+    runs = tmp_path / "runs"
+    for v in ("best", "next"):
+        (runs / "matte" / v).mkdir(parents=True)
+        shutil.copyfile(ck, runs / "matte" / v / "ckpt.pt")
+    write_json_atomic(runs / "matte" / "selection.json",
+                      {"task": "matte", "shipped": "best", "ranking": ["best", "next"], "candidates": {}})
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text('[tasks.matte]\nship_format = "onnx_int8"\n')
+    args = ["export", "--task", "matte", "--runs", str(runs), "--dist", str(tmp_path / "dist"),
+            "--data", str(data), "--budgets", str(budgets), "--formats", "onnx_fp32", "onnx_int8",
+            "--parity-images", "2"]
+    return runs, args
+
+
+def _int8_fails_for(monkeypatch, variants):
+    from edgephoto.export import formats as fm
+    from edgephoto.export import onnx as _onnx  # noqa: F401  (registers the builders)
+    real = fm.BUILDERS.get("onnx_int8")
+
+    def maybe_broken(ctx, spec, out_dir):
+        if ctx.variant in variants:
+            raise RuntimeError(f"parity mean_abs 0.08 exceeds tolerance 0.05 ({ctx.variant})")
+        return real(ctx, spec, out_dir)
+
+    monkeypatch.setitem(fm.BUILDERS._entries, "onnx_int8", maybe_broken)
+
+
+def test_failed_ship_format_falls_back_to_the_next_best_variant(setup, tmp_path, monkeypatch, capsys):
+    from edgephoto.cli import main
+    runs, args = _two_variant_runs(setup, tmp_path)
+    _int8_fails_for(monkeypatch, {"best"})
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "shipped the next-best variant 'next'" in out
+    sel = json.loads((runs / "matte" / "selection.json").read_text())
+    assert sel["shipped"] == "next" and sel["fallback"]["from"] == "best"
+    assert "0.08 exceeds" in sel["fallback"]["reason"]
+    dist = tmp_path / "dist" / "matte"
+    assert json.loads((dist / "next" / "onnx_int8" / "manifest.json").read_text())["shipped"] is True
+    assert json.loads((dist / "best" / "onnx_fp32" / "manifest.json").read_text())["shipped"] is False
+    assert not (dist / "best" / "onnx_int8").exists()
+
+
+def test_no_variant_passing_the_ship_format_is_one_line(setup, tmp_path, monkeypatch, capsys):
+    from edgephoto.cli import main
+    _, args = _two_variant_runs(setup, tmp_path)
+    _int8_fails_for(monkeypatch, {"best", "next"})
+    assert main(args) == 2
+    cap = capsys.readouterr()
+    err = cap.err.strip().splitlines()
+    assert len(err) == 1 and "no matte variant passes its ship format onnx_int8" in err[0]
+    assert "export summary" in cap.out    # every row's reason is still shown

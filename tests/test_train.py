@@ -93,3 +93,35 @@ def test_ddp_two_processes_stay_in_sync(tiny_matte_data, tmp_path):
     assert digests[0]["step"] == digests[1]["step"] == 3
     assert digests[0]["digest"] == pytest.approx(digests[1]["digest"], rel=1e-9, abs=1e-12)
     assert "2 process(es)" in r.stderr
+
+
+def test_same_command_same_weights_and_resume_continues_exactly(tiny_matte_data, tmp_path, monkeypatch):
+    """Seeds, data order and augmentation depend only on (seed, epoch, index): a run gives the same
+    weights twice, and a run interrupted after its step-3 checkpoint and resumed ends with exactly
+    the weights of one that never stopped."""
+    a = tmp_path / "a"
+    res_a = train(_cfg(tiny_matte_data, a, steps=6))
+    res_a2 = train(_cfg(tiny_matte_data, tmp_path / "a2", steps=6))
+    assert res_a["val"]["mae"] == pytest.approx(res_a2["val"]["mae"], abs=1e-6)
+
+    task = get_task("matte")
+    real_loss, calls = type(task).loss, {"n": 0}
+
+    def failing_loss(self, raw, y):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt   # the user presses Ctrl-C during step 5
+        return real_loss(self, raw, y)
+
+    b = tmp_path / "b"
+    monkeypatch.setattr(type(task), "loss", failing_loss)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tiny_matte_data, b, steps=6))
+    assert read_checkpoint(b / "ckpt.pt")["step"] == 3
+    monkeypatch.setattr(type(task), "loss", real_loss)
+    res_b = train(_cfg(tiny_matte_data, b, steps=6))
+    wa, wb = read_checkpoint(a / "ckpt.pt")["model"], read_checkpoint(b / "ckpt.pt")["model"]
+    assert set(wa) == set(wb)
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    assert res_b["val"]["mae"] == pytest.approx(res_a["val"]["mae"], abs=1e-6)

@@ -74,7 +74,29 @@ def find_rows(dist: Path, task: Optional[str]) -> List[Dict[str, Any]]:
                    size_mb=round(dir_size_mb(d, m), 4), params=m.get("params"),
                    parity=m.get("parity"), manifest_metrics=m.get("metrics"), _manifest=m)
         rows.append(row)
-    return rows
+    rows += failed_export_rows(dist, task, rows)
+    return sorted(rows, key=lambda r: (r["task"], r["variant"], r["key"]))
+
+
+def failed_export_rows(dist: Path, task: Optional[str], rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Rows the exporter tried and failed (``export.json``; a failed row leaves no directory)."""
+    from ..export import STATUS_NAME
+    have = {(r["task"], r["variant"], r["key"]) for r in rows}
+    shipped = {(r["task"], r["variant"]) for r in rows if r.get("shipped")}
+    out = []
+    for sp in sorted(Path(dist).glob(f"{task or '*'}/*/{STATUS_NAME}")):
+        t, v = sp.parent.parent.name, sp.parent.name
+        try:
+            status = json.loads(sp.read_text()).get("rows", {})
+        except (OSError, ValueError):
+            continue
+        for key, st in status.items():
+            if st.get("status") == "failed" and (t, v, key) not in have:
+                fmt, _, prec = key.partition("_")
+                out.append({"task": t, "variant": v, "key": key, "dir": None, "status": "failed",
+                            "format": fmt, "precision": prec, "shipped": (t, v) in shipped,
+                            "error": f"export failed: {st.get('reason', '')}", "notes": []})
+    return out
 
 
 def make_bench_photo(data: Path, task_name: str, out: Path, side: int = 1024) -> Path:
@@ -237,8 +259,8 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
     try:
         for i, row in enumerate(rows, 1):
             tag = f"({i}/{len(rows)}) {row['task']}/{row['variant']}/{row['key']}"
-            if row["status"] == "error":
-                log(f"{tag}: error: {row['error']}")
+            if row["status"] in ("error", "failed"):
+                log(f"{tag}: {row['status']}: {row['error']}")
                 continue
             m = row.pop("_manifest")
             row["macs"] = _onnx_macs(Path(row["dir"]), m)
@@ -294,12 +316,13 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
         # verdicts
         failed_shipped = []
         for row in rows:
-            if row["status"] == "error":
-                row["verdict"], row["pass"] = {}, False
-                if row.get("shipped"):
-                    failed_shipped.append(f"{row['task']}/{row['variant']}/{row['key']} (error)")
-                continue
             b = resolve(budgets, target, row["task"])
+            if row["status"] in ("error", "failed"):
+                row["verdict"], row["pass"] = {}, False
+                # a failed export of a format the device does not run is reported, not a failure
+                if row.get("shipped") and (row["status"] == "error" or row["key"] == b.get("ship_format")):
+                    failed_shipped.append(f"{row['task']}/{row['variant']}/{row['key']} ({row['status']})")
+                continue
             fp32 = _fp32_reference(rows, row)
             row["verdict"] = verdicts(row, b, fp32)
             row["pass"] = all(x["pass"] for x in row["verdict"].values())
@@ -362,7 +385,8 @@ def compression_table(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         t = _task(task)
         metrics = shown_metrics(task)
         for label, variant, key, doc_size, doc_loss in (getattr(t, "compression_rows", None) or ()):
-            cands = [r for r in rows if r["task"] == task and r.get("variant") == variant and r["key"] == key]
+            cands = [r for r in rows if r["task"] == task and r.get("variant") == variant and r["key"] == key
+                     and r["status"] != "failed"]
             if not cands and key.endswith("fp32"):  # fall back to the other fp32 format
                 cands = [r for r in rows if r["task"] == task and r.get("variant") == variant
                          and r["key"] == "tflite_fp32"]
@@ -390,7 +414,7 @@ def table_rows(report: Dict[str, Any]) -> List[List[str]]:
         parity = par.get("max_abs") if par.get("max_abs") is not None else par.get("quality_drop")
         shown = " / ".join(f"{m} {_f(q.get(m), '{:.4g}')}" for m in shown_metrics(r["task"])) if q else "-"
         failed = [k for k, v in (r.get("verdict") or {}).items() if not v["pass"]]
-        verdict = ("error: " + r.get("error", "")) if r["status"] == "error" else \
+        verdict = (f"{r['status']}: " + r.get("error", "")) if r["status"] in ("error", "failed") else \
             ("pass" if not failed else "FAIL " + ",".join(failed))
         out.append([
             r["task"], r.get("variant", "?") + (" *" if r.get("shipped") else ""), r["key"], r["status"],

@@ -8,8 +8,19 @@ are recorded in every quantized manifest (``quantization.calibration``).
   the sorted folder, decoded like the runtime does (RGB, bilinear resize to the model's square
   input, ``(x/255 - mean) / std``) -> ``nchw()`` / ``nhwc()`` float32 arrays.
 - ``quantize_onnx_int8(src, dst, calib)``: static QDQ quantization with onnxruntime's quantizer:
-  per-channel symmetric int8 weights, uint8 asymmetric activations (MinMax calibration) -- the
-  U8S8 pairing onnxruntime's x86/ARM kernels are fastest with. ``method="nncf"`` uses NNCF instead.
+  per-channel symmetric int8 weights limited to 7 bits (``reduce_range``), uint8 asymmetric
+  activations (MinMax calibration) -- the U8S8 pairing onnxruntime's x86/ARM kernels are fastest
+  with. ``method="nncf"`` uses NNCF instead.
+
+  Why 7-bit weights: on x86 CPUs without VNNI (AVX2, AVX-512F), onnxruntime's fused U8S8 kernels
+  use ``VPMADDUBSW``, which adds two uint8 x int8 products into an int16 and *saturates* above
+  32767 (255 x 127 x 2 = 64770). With full-range weights the matte student's int8 ONNX was off
+  by mean 0.017 (max 0.36) from PyTorch while the same QDQ graph evaluated without fused kernels
+  was off by 0.0013, and the error sat in the fuse head (a 1x1 conv over six logit maps: large
+  weights times activations at the ends of their range). 7-bit weights (255 x 63 x 2 = 32130)
+  cannot saturate, on any CPU, for the same speed; calibration method, calibration count,
+  per-channel vs per-tensor and symmetric activations moved the error by less than 2x either
+  way (README, *Quantization*).
 - ``convert_onnx_fp16(src, dst)``: fp16 weights and compute, float32 graph inputs/outputs (so the
   runtime feeds the same float32 image to every ONNX model).
 """
@@ -111,6 +122,7 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
             quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                            reduce_range=True,   # no int16 saturation in U8S8 kernels (see above)
                             extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
         finally:
             root.setLevel(level)
@@ -118,7 +130,8 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
     else:
         from ..errors import UserError
         raise UserError(f"unknown int8 quantizer '{method}' (known: onnxruntime, nncf)")
-    return {"mode": "static", "weights": "int8 per-channel symmetric",
+    weights = "int8 per-channel symmetric" + (", 7-bit range" if method == "onnxruntime" else "")
+    return {"mode": "static", "weights": weights,
             "activations": "uint8 per-tensor asymmetric" if method == "onnxruntime" else "int8/uint8 (nncf)",
             "io": "float32", **scheme, "calibration": calib.info()}
 

@@ -3,9 +3,12 @@
 Writes ``runs/<task>/selection.json``::
 
     {"task": "matte", "shipped": "student-kd-t2", "metric": "mae",
+     "ranking": ["student-kd-t2", "student", ...],      # best first, among those within the budget
      "candidates": {"student": {...val metrics, "params": n, "int8_mb_estimate": x}, ...}}
 
-The export stage reads ``shipped`` to decide which variant gets every format.
+The export stage reads ``shipped`` to decide which variant gets every format; when that variant's
+ship format (``budgets.toml``) fails its quality gate, export ships the next variant of
+``ranking`` whose ship format passes and records ``fallback`` here.
 """
 
 from __future__ import annotations
@@ -45,9 +48,11 @@ def select_shipped(task_name: str, runs: Path, data_root: Path, size_budget_mb: 
         raise UserError(f"no student checkpoints under {root} to choose from")
     fits = {k: v for k, v in cands.items() if v["int8_mb_estimate"] <= size_budget_mb} or cands
     sign = 1 if task.lower_is_better else -1
-    shipped = min(fits, key=lambda k: sign * fits[k][task.primary_metric])
+    # best first; ties (to 1e-6) go to the smaller model, then the name, so the order is stable
+    ranked = sorted(fits, key=lambda k: (round(sign * fits[k][task.primary_metric], 6), fits[k]["params"], k))
+    shipped = ranked[0]
     sel = {"task": task_name, "shipped": shipped, "metric": task.primary_metric, "split": "val",
-           "candidates": cands}
+           "ranking": ranked, "candidates": cands}
     write_json_atomic(root / "selection.json", sel)
     log(f"[select {task_name}] shipping '{shipped}' ({task.primary_metric} "
         f"{cands[shipped][task.primary_metric]:.4f}); written {root / 'selection.json'}")

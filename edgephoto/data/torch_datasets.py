@@ -15,7 +15,24 @@ def to_input_tensor(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[flo
     return torch.from_numpy(np.ascontiguousarray(normalize(rgb_u8, mean, std).transpose(2, 0, 1)))
 
 
-class MaskDataset(Dataset):
+class SeededAugment:
+    """Augmentation randomness that depends only on (seed, epoch, sample index): the same command
+    gives the same crops and flips, in any process, and a resumed run continues the same sequence.
+    The trainer calls ``set_epoch`` at the start of every pass over the data."""
+
+    seed: int = 0
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int, seed: int | None = None) -> None:
+        self.epoch = int(epoch)
+        if seed is not None:
+            self.seed = int(seed)
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, int(index)])
+
+
+class MaskDataset(SeededAugment, Dataset):
     """(image, mask) pairs resized to ``size`` x ``size``; ``augment`` adds flips and crops."""
 
     def __init__(self, pairs: PairFolder, size: int, mean, std, augment: bool = False) -> None:
@@ -29,7 +46,7 @@ class MaskDataset(Dataset):
         s = self.size
         if self.augment:
             # random crop keeping >= 80% of each side, then resize: mild scale jitter
-            rng = np.random.default_rng()
+            rng = self.rng(i)
             img = load_rgb(ip)
             mask = load_gray(mp, (img.shape[1], img.shape[0]))
             h, w = mask.shape
@@ -48,7 +65,7 @@ class MaskDataset(Dataset):
         return to_input_tensor(img, self.mean, self.std), torch.from_numpy(np.ascontiguousarray(mask)[None])
 
 
-class ImagePairDataset(Dataset):
+class ImagePairDataset(SeededAugment, Dataset):
     """(input photo, target photo) pairs, both normalized. Training: the same random ``size`` crop
     of both (upscaled first if the pair is smaller) and a random flip; otherwise the whole pair
     resized to ``size``."""
@@ -63,7 +80,7 @@ class ImagePairDataset(Dataset):
         ip, tp = self.pairs[i]
         s = self.size
         if self.augment:
-            rng = np.random.default_rng()
+            rng = self.rng(i)
             img = load_rgb(ip)
             tgt = load_rgb(tp, (img.shape[1], img.shape[0]))
             h, w = img.shape[:2]

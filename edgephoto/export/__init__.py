@@ -251,4 +251,26 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                     reason += " (removed the previous export of this row)"
                 progress(f"[{spec.key}] FAILED: {reason}")
                 results.append(ExportResult(spec.key, "failed", reason, None, {}, dt))
+    record_status(dest_root, checkpoint, results)
     return results
+
+
+STATUS_NAME = "export.json"
+
+
+def record_status(dest_root: Path, checkpoint: Path, results: Sequence[ExportResult]) -> None:
+    """``dist/<task>/<variant>/export.json``: the last outcome of every row ever requested for this
+    variant (status, one-line reason), so the bench can list failed rows, which leave no directory."""
+    import json
+
+    from ..runtime.manifest import write_json_atomic
+    path = Path(dest_root) / STATUS_NAME
+    try:
+        rows = json.loads(path.read_text()).get("rows", {}) if path.is_file() else {}
+    except (OSError, ValueError):
+        rows = {}
+    for r in results:
+        rows[r.key] = {"status": r.status, "reason": r.reason, "seconds": round(r.seconds, 1),
+                       "checkpoint": str(checkpoint),
+                       "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_json_atomic(path, {"variant": Path(dest_root).name, "rows": dict(sorted(rows.items()))})

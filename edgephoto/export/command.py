@@ -39,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("--parity-images", type=int, default=16, help="held-out images for parity (default 16)")
     p.add_argument("--int8", default="onnxruntime", choices=["onnxruntime", "nncf"],
                    help="ONNX int8 quantizer (default: onnxruntime)")
+    p.add_argument("--budgets", default="budgets.toml",
+                   help="budgets file naming each task's ship_format (default: budgets.toml)")
     p.set_defaults(func=run)
 
 
@@ -84,68 +86,126 @@ def _plan(args):
 
 
 def mark_shipped(task_dist, shipped: str) -> list:
-    """Keep one shipped variant per task: clear the flag in other variants' manifests (artifacts of
-    an earlier selection stay, as ordinary rows). Returns the directories changed."""
+    """Keep one shipped variant per task: set the flag in the shipped variant's manifests and clear
+    it in the others' (artifacts of an earlier selection stay, as ordinary rows). Returns the
+    directories changed."""
     import json
 
     from ..runtime.manifest import MANIFEST_NAME, write_json_atomic
     changed = []
     for mf in sorted(task_dist.glob(f"*/*/{MANIFEST_NAME}")):
         m = json.loads(mf.read_text())
-        if m.get("shipped") and m.get("variant") != shipped:
-            m["shipped"] = False
+        want = m.get("variant") == shipped
+        if bool(m.get("shipped")) != want:
+            m["shipped"] = want
             write_json_atomic(mf, m)
             changed.append(str(mf.parent))
     return changed
 
 
+def ship_format(task_name: str, budgets_path: str = "budgets.toml") -> str | None:
+    """The format a device runs for ``task_name`` (``ship_format`` in the budgets), or None."""
+    from ..bench.budgets import load_budgets, resolve
+    return resolve(load_budgets(budgets_path), "default", task_name).get("ship_format")
+
+
+def ranking(runs_task, plan_names) -> list:
+    """The variants in selection order (best first), as ``selection.json`` ranks them, limited to
+    the ones being exported."""
+    import json
+
+    sel = runs_task / "selection.json"
+    order = []
+    if sel.is_file():
+        try:
+            order = json.loads(sel.read_text()).get("ranking") or []
+        except (OSError, ValueError):
+            order = []
+    return [v for v in order if v in plan_names]
+
+
 def run(args) -> int:
+    import json
     import time
     from pathlib import Path
 
     from ..errors import UserError
+    from ..runtime.manifest import write_json_atomic
     from . import export_variant
-    from .formats import resolve_formats
+    from .formats import default_formats
 
     task, plan, shipped = _plan(args)
     data = Path(args.data) if args.data else task.default_data_root()
     if not data.is_dir():
         raise UserError(f"data folder not found: {data} (run `edgephoto data` or pass --data)")
-    all_results = []
+    required = ship_format(task.name, args.budgets)
+    dist_task = Path(args.dist) / task.name
+    results = {}     # variant -> {key: ExportResult}
     t0 = time.time()
-    for variant, ck in plan:
-        is_shipped = variant == shipped
-        res = export_variant(task.name, ck, variant, out_root=Path(args.dist), formats=args.formats,
+
+    def export(variant, ck, is_shipped, formats=None):
+        res = export_variant(task.name, ck, variant, out_root=Path(args.dist), formats=formats,
                              data_root=data, calib_dir=Path(args.calib) if args.calib else None,
                              shipped=is_shipped, parity_images=args.parity_images,
                              int8_method=args.int8, size=args.size, progress=lambda s: print(s, flush=True))
-        all_results.append((variant, is_shipped, res))
-    if shipped:
-        for old in mark_shipped(Path(args.dist) / task.name, shipped):
-            print(f"{old}: no longer the shipped variant (manifest updated)")
+        results.setdefault(variant, {}).update({r.key: r for r in res})
 
-    # summary
-    print(f"\nexport summary ({time.time() - t0:.0f} s, {args.dist}/{task.name}):")
+    for variant, ck in plan:
+        export(variant, ck, variant == shipped, args.formats)
+
+    # the shipped variant must have its ship format; otherwise the next-best variant that does ships
+    fallback_note = None
+    ship_ok = lambda v: required in results.get(v, {}) and results[v][required].ok  # noqa: E731
+    if shipped and required and required in results.get(shipped, {}) and not ship_ok(shipped):
+        reason = results[shipped][required].reason
+        print(f"\nshipped variant '{shipped}': its ship format {required} failed ({reason}); "
+              f"trying the next-best variant", flush=True)
+        ckpts = dict(plan)
+        chosen = None
+        for cand in [v for v in ranking(Path(args.runs) / task.name, ckpts) if v != shipped]:
+            todo = [k for k in (args.formats or default_formats(True))
+                    if k not in results.get(cand, {}) or not results[cand][k].ok]
+            print(f"[fallback] {cand}: exporting {', '.join(todo)}", flush=True)
+            export(cand, ckpts[cand], True, todo)
+            if ship_ok(cand):
+                chosen = cand
+                break
+            print(f"[fallback] {cand}: {required} failed too ({results[cand][required].reason})", flush=True)
+        if chosen is None:
+            _summary(task, results, shipped, required, time.time() - t0, args.dist)
+            raise UserError(f"no {task.name} variant passes its ship format {required} "
+                            f"(tried {', '.join(results)}): see the export summary above")
+        fallback_note = (f"'{shipped}' {required} failed ({reason}); shipped the next-best variant "
+                         f"'{chosen}' instead")
+        sel_path = Path(args.runs) / task.name / "selection.json"
+        sel = json.loads(sel_path.read_text()) if sel_path.is_file() else {"task": task.name}
+        sel.update(shipped=chosen, fallback={"from": shipped, "format": required, "reason": reason})
+        write_json_atomic(sel_path, sel)
+        shipped = chosen
+    if shipped:
+        for changed in mark_shipped(dist_task, shipped):
+            print(f"{changed}: shipped flag updated (shipped variant: {shipped})")
+    _summary(task, results, shipped, required, time.time() - t0, args.dist)
+    if fallback_note:
+        print(f"fallback: {fallback_note}")
+    return 0
+
+
+def _summary(task, results, shipped, required, seconds, dist) -> None:
+    print(f"\nexport summary ({seconds:.0f} s, {dist}/{task.name}):")
     print(f"{'variant':<20} {'format':<12} {'status':<7} {'MB':>7} {'max_abs':>9} {'q_drop':>9} "
           f"{'s':>6}  reason")
-    failed_required = []
-    for variant, is_shipped, res in all_results:
-        required = {s.key for s in resolve_formats(args.formats, is_shipped)} if is_shipped else set()
-        for r in res:
+    for variant, res in results.items():
+        for r in res.values():
             m, par = r.manifest, r.manifest.get("parity", {})
             mb = f"{m['bytes'] / 1e6:.2f}" if m else "-"
             mx = f"{par['max_abs']:.1e}" if par else "-"
             md = f"{par['quality_drop']:+.4f}" if "quality_drop" in par else "-"
-            name = variant + (" *" if is_shipped else "")
+            name = variant + (" *" if variant == shipped else "")
             print(f"{name:<20} {r.key:<12} {r.status:<7} {mb:>7} {mx:>9} {md:>9} {r.seconds:>6.1f}  {r.reason}")
-            if not r.ok and r.key in required:
-                failed_required.append(f"{variant}/{r.key}")
     if shipped:
-        print(f"(* = shipped variant; q_drop = rise of the test {task.primary_metric} vs. PyTorch)")
-    n_fail = sum(not r.ok for _, _, res in all_results for r in res)
-    if failed_required:
-        print(f"shipped variant: required format(s) failed: {', '.join(failed_required)}")
-        return 1
+        print(f"(* = shipped variant; it must pass its ship format {required or '(none set)'}; "
+              f"q_drop = rise of the test {task.primary_metric} vs. PyTorch)")
+    n_fail = sum(not r.ok for res in results.values() for r in res.values())
     if n_fail:
-        print(f"{n_fail} non-required row(s) failed (see reasons above)")
-    return 0
+        print(f"{n_fail} row(s) failed and were not written (reasons above; the bench lists them)")

@@ -20,7 +20,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 from ..models import count_parameters, create_model
 from ..utils.progress import fmt_duration, log
@@ -52,6 +52,28 @@ class TrainConfig:
     adversarial: bool = False           # add the task's GAN losses (task.adversarial), e.g. pix2pixHD
     phases: Sequence[Sequence[Any]] = ()   # [(phase, fraction of steps)] for models with set_phase()
     extra: Dict[str, Any] = field(default_factory=dict)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A fresh permutation per epoch that depends only on (seed, epoch): a resumed run skips the
+    part of the interrupted epoch it has seen and continues with exactly the batches an
+    uninterrupted run would have drawn."""
+
+    def __init__(self, n: int, seed: int, epoch: int = 0, skip: int = 0) -> None:
+        self.n, self.seed, self.epoch, self.skip = n, seed, epoch, skip
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch, self.skip = epoch, 0
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.n, generator=g).tolist()
+        skip, self.skip = self.skip, 0
+        return iter(order[skip:])
+
+    def __len__(self) -> int:
+        return self.n - self.skip
 
 
 def _dist_setup():
@@ -108,6 +130,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
+    # deterministic kernels where torch has them (on the CPU nearly all are); the thread count
+    # still changes float summation order, so results match only at the same --threads
+    torch.use_deterministic_algorithms(True, warn_only=True)
     model = create_model(cfg.arch)
     # GANs train with beta1 = 0.5 (pix2pix / pix2pixHD); plain and distillation runs with Adam's default
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.5, 0.999) if cfg.adversarial else (0.9, 0.999))
@@ -151,13 +176,15 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         ddp_model = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=phased)
 
     dataset = task.dataset(Path(cfg.data), "train", size, train=True)
+    drop_last = len(dataset) >= cfg.batch
     if world > 1:
         sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+        epoch = step * cfg.batch * world // max(len(dataset), 1)
     else:
-        g = torch.Generator().manual_seed(cfg.seed + step)
-        sampler = RandomSampler(dataset, generator=g)
-    loader = DataLoader(dataset, batch_size=cfg.batch, sampler=sampler, drop_last=len(dataset) >= cfg.batch,
-                        num_workers=0)
+        per_epoch = len(dataset) // cfg.batch if drop_last else math.ceil(len(dataset) / cfg.batch)
+        epoch, done_in_epoch = divmod(step, max(per_epoch, 1))
+        sampler = EpochSampler(len(dataset), cfg.seed, epoch, done_in_epoch * cfg.batch)
+    loader = DataLoader(dataset, batch_size=cfg.batch, sampler=sampler, drop_last=drop_last, num_workers=0)
     config = asdict(cfg)
     config.update(size=size, world_size=world)
     if is_main:
@@ -172,12 +199,13 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
     metrics_f = open(out / "metrics.jsonl", "a") if is_main else None
     model.train()
-    t0, seen, epoch = time.time(), 0, step * cfg.batch * world // max(len(dataset), 1)
+    t0, seen = time.time(), 0
     last = {}
     try:
         while step < cfg.steps:
-            if world > 1:
-                sampler.set_epoch(epoch)
+            sampler.set_epoch(epoch)
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch, cfg.seed)
             for x, y in loader:
                 if step >= cfg.steps:
                     break
