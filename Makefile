@@ -62,7 +62,7 @@ test: setup
 # every task end to end on its built-in data, then one bench over all of them. A task that fails
 # does not stop the others or the bench: the run ends with one line naming what failed.
 DEMO_TASKS ?= matte retouch
-DEMO_DATA_ARGS ?= --train 800 --val 50 --test 100
+DEMO_DATA_ARGS ?= --train 500 --val 50 --test 100
 demo: setup
 	@start=$$(date +%s); failed=""; \
 	stage() { echo; echo "=== demo [$$(( ($$(date +%s) - start) / 60 )) min] $$*"; }; \
@@ -74,7 +74,7 @@ demo: setup
 	  || failed="$$failed $$t"; \
 	done; \
 	stage "bench: $(DEMO_TASKS)"; \
-	$(PY) -m edgephoto bench --dist $(DIST) --data data --out $(REPORTS) --quick || failed="$$failed bench"; \
+	$(PY) -m edgephoto bench --dist $(DIST) --data data --out $(REPORTS) --quick --limit 25 || failed="$$failed bench"; \
 	stage "done: $(REPORTS)/bench.md"; \
 	if [ -n "$$failed" ]; then echo "make demo: failed:$$failed (the reason is printed above)"; exit 1; fi
 

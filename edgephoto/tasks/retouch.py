@@ -140,9 +140,9 @@ TASKS.register("retouch", RetouchTask(
     # Adam 1e-4 on full-size pairs, with the published generator
     profiles={
         "smoke": {r: dict(size=32) for r in ("teacher", "student", "distill")},
-        "demo": {"teacher": dict(steps=200, batch=8, lr=5e-4, size=96),
+        "demo": {"teacher": dict(steps=150, batch=8, lr=5e-4, size=96),
                  "student": dict(steps=300, batch=16, lr=2e-3, size=96),
-                 "distill": dict(steps=150, batch=16, lr=2e-3, size=96)},
+                 "distill": dict(steps=100, batch=16, lr=2e-3, size=96)},
         "starter": {"teacher": dict(steps=2000, batch=8, lr=5e-4, size=96),
                     "student": dict(steps=3000, batch=16, lr=2e-3, size=96),
                     "distill": dict(steps=3000, batch=16, lr=2e-3, size=96)},

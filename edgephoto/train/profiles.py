@@ -16,9 +16,9 @@ PROFILES: Dict[str, Dict[str, Dict[str, Any]]] = {
         "distill": dict(steps=4, batch=2, lr=1e-3, size=64),
     },
     "demo": {   # `make demo`: every task end to end in under 30 minutes on 2 cores
-        "teacher": dict(steps=150, batch=8, lr=2e-3),
-        "student": dict(steps=150, batch=8, lr=2e-3),
-        "distill": dict(steps=150, batch=8, lr=2e-3),
+        "teacher": dict(steps=100, batch=8, lr=2e-3),
+        "student": dict(steps=100, batch=8, lr=2e-3),
+        "distill": dict(steps=100, batch=8, lr=2e-3),
     },
     "starter": {
         "teacher": dict(steps=1000, batch=8, lr=2e-3),
