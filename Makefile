@@ -19,7 +19,7 @@ NODE_DIR := edgephoto/export/node
 
 help:
 	@echo "make setup | data | train | compress | export | bench | test | demo | starter-weights | web"
-	@echo "  make demo                              every task end to end on the built-in data (~35 min, 2 cores)"
+	@echo "  make demo                              every task end to end on the built-in data (~28 min, 2 cores)"
 	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
 
 setup: .venv/.edgephoto-setup node
