@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -33,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from ..errors import UserError
 from ..runtime.manifest import write_json_atomic
 from .clients import Clients, FetchError, archive_version, installed_version, remove_tree, unpack
-from .sources import Candidate, Source
+from .sources import Source
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
@@ -119,8 +117,8 @@ def _tally(res: Result, records: List[Dict[str, Any]]) -> Result:
         res.dropped += not kept
         res.all_bytes += r["bytes"]
         res.kept_bytes += r["bytes"] if kept else 0
-        if not kept:
-            res.reasons[r["reason"].split(":")[0].split(" (")[0]] += 1
+        if not kept:  # the reason's category: "drawing: fill ..." -> drawing, "duplicate of x" -> duplicate
+            res.reasons[r["reason"].split(":")[0].split(" (")[0].split(" of ")[0]] += 1
     return res
 
 
@@ -290,6 +288,10 @@ def fetch_one(src: Source, cache: Path, index: Index, downloader: Any,
             else:
                 archive = cache / "downloads" / got.name
                 got.replace(archive)  # complete files only ever appear in downloads/
+                old_archive = ((entry or {}).get("archive") or {}).get("path")
+                if old_archive and not Path(old_archive).is_absolute() and old_archive != \
+                        archive.relative_to(cache).as_posix():
+                    (cache / old_archive).unlink(missing_ok=True)  # a newer version replaced it
                 info = {"path": archive.relative_to(cache).as_posix(), "bytes": archive.stat().st_size,
                         "sha256": sha256_file(archive)}
         finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
