@@ -93,7 +93,8 @@ class Clients:
 
     # -- npm
     def _npm(self, src: Source, dest: Path) -> Path:
-        r = _run(["npm", "pack", src.spec, "--pack-destination", str(dest), "--ignore-scripts",
+        # absolute: npm resolves --pack-destination against its cwd, which is ``dest`` itself
+        r = _run(["npm", "pack", src.spec, "--pack-destination", str(Path(dest).resolve()), "--ignore-scripts",
                   "--no-audit", "--no-fund", "--loglevel=error"], cwd=dest)
         if r.returncode != 0:
             raise FetchError(f"npm pack {src.spec}: {_why(r)}")

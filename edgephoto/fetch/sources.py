@@ -4,8 +4,7 @@ A row names the registry and package, the version (``None``: whatever the regist
 is; the index records the one fetched), the licence, the kind of file it gives (``photo``,
 ``cutout`` or ``model``) and an extractor: a function from the unpacked package folder to the
 files worth keeping. Adding a source is adding a row; the extractor factories below cover files
-by glob, images inside Qt ``.rcc`` bundles, JPEGs inside ``.edj`` files, and images inside
-tar archives (Palapeli puzzles).
+by glob, images inside Qt ``.rcc`` bundles and JPEGs inside ``.edj`` files.
 
 Two Debian package families are reserved for an independent evaluation of the shipped models and
 must never feed training or tuning: ``RESERVED`` below; ``check_allowed`` refuses them wherever a
@@ -15,7 +14,6 @@ package name enters (the table, ``--only``, the downloader).
 from __future__ import annotations
 
 import fnmatch
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
@@ -163,23 +161,6 @@ def edj_jpegs(pattern: str, exclude: Sequence[str] = ()) -> Extractor:
     return _describe(extract, f"edj_jpegs({pattern}){tuple(exclude)}")
 
 
-def tar_images(pattern: str, exts: Sequence[str] = IMAGE_EXTS) -> Extractor:
-    """The largest image inside each tar archive (a Palapeli ``.puzzle``); ``<archive stem><ext>``."""
-    def extract(root: Path) -> Iterator[Candidate]:
-        for archive in sorted(root.glob(pattern)):
-            if not tarfile.is_tarfile(archive):
-                continue
-            with tarfile.open(archive) as tf:
-                members = [m for m in tf.getmembers()
-                           if m.isfile() and PurePosixPath(m.name).suffix.lower() in exts]
-                if members:
-                    m = max(members, key=lambda m: m.size)
-                    fh = tf.extractfile(m)
-                    if fh is not None:
-                        yield Candidate(archive.stem + PurePosixPath(m.name).suffix.lower(), data=fh.read())
-    return _describe(extract, f"tar_images({pattern}){tuple(exts)}")
-
-
 # --- the table ------------------------------------------------------------------------------
 # Debian rows take the current version (None); the index records which one was fetched.
 
@@ -205,7 +186,7 @@ SOURCES: List[Source] = [
     Source("budgie", "debian", "budgie-control-center-data", None, "GPL-2+", "photo",
            files("usr/share/backgrounds/**/*", "usr/share/budgie-control-center/**/*")),
     Source("palapeli", "debian", "palapeli-data", None, "GPL-2+", "photo",
-           tar_images("usr/share/palapeli/collection/*.puzzle")),
+           files("usr/share/palapeli/collection/*.jpg")),
     Source("skimage", "installed", "scikit-image", None,
            "BSD-3-Clause (package); sample photos CC0 / public domain, per skimage.data", "photo",
            files("data/*")),
