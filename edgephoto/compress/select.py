@@ -18,6 +18,19 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Optional
 
 TEACHER = "teacher"
+SELECTION_NAME = "selection.json"
+
+
+def read_selection(runs_task: Path) -> Dict[str, Any]:
+    """``runs/<task>/selection.json`` as ``select_shipped`` (and export's fallback) wrote it; {} if absent."""
+    path = Path(runs_task) / SELECTION_NAME
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        from ..errors import UserError
+        raise UserError(f"unreadable {path}: {e}") from None
 
 
 def select_shipped(task_name: str, runs: Path, data_root: Path, size_budget_mb: float = 20.0,
@@ -53,7 +66,7 @@ def select_shipped(task_name: str, runs: Path, data_root: Path, size_budget_mb: 
     shipped = ranked[0]
     sel = {"task": task_name, "shipped": shipped, "metric": task.primary_metric, "split": "val",
            "ranking": ranked, "candidates": cands}
-    write_json_atomic(root / "selection.json", sel)
+    write_json_atomic(root / SELECTION_NAME, sel)
     log(f"[select {task_name}] shipping '{shipped}' ({task.primary_metric} "
-        f"{cands[shipped][task.primary_metric]:.4f}); written {root / 'selection.json'}")
+        f"{cands[shipped][task.primary_metric]:.4f}); written {root / SELECTION_NAME}")
     return sel

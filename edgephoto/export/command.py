@@ -45,29 +45,24 @@ def register(sub) -> None:
 
 
 def _plan(args):
-    """-> (task, [(variant, checkpoint)], shipped name or None)."""
-    import json
+    """-> (task, [(variant, checkpoint)], shipped name or None, selection.json's content or {})."""
     from pathlib import Path
 
+    from ..compress.select import read_selection
     from ..errors import UserError
     from ..tasks import get_task
 
     task = get_task(args.task)
     runs = Path(args.runs) / task.name
-    shipped = args.shipped
-    sel = runs / "selection.json"
-    if shipped is None and sel.is_file():
-        try:
-            shipped = json.loads(sel.read_text()).get("shipped")
-        except (OSError, ValueError) as e:
-            raise UserError(f"unreadable {sel}: {e}") from None
+    selection = read_selection(runs)
+    shipped = args.shipped if args.shipped is not None else selection.get("shipped")
     if args.checkpoint or args.variant:
         if not (args.checkpoint and args.variant):
             raise UserError("--checkpoint and --variant go together")
         ck = Path(args.checkpoint)
         if not ck.is_file():
             raise UserError(f"checkpoint not found: {ck}")
-        return task, [(args.variant, ck)], shipped
+        return task, [(args.variant, ck)], shipped, selection
     if args.variants:
         plan = []
         for v in args.variants:
@@ -82,7 +77,7 @@ def _plan(args):
                             f"--checkpoint PATH --variant NAME)")
     if shipped and shipped not in {v for v, _ in plan} and not args.variants:
         raise UserError(f"shipped variant '{shipped}' has no checkpoint under {runs}")
-    return task, plan, shipped
+    return task, plan, shipped, selection
 
 
 def mark_shipped(task_dist, shipped: str) -> list:
@@ -109,32 +104,17 @@ def ship_format(task_name: str, budgets_path: str = "budgets.toml") -> str | Non
     return resolve(load_budgets(budgets_path), "default", task_name).get("ship_format")
 
 
-def ranking(runs_task, plan_names) -> list:
-    """The variants in selection order (best first), as ``selection.json`` ranks them, limited to
-    the ones being exported."""
-    import json
-
-    sel = runs_task / "selection.json"
-    order = []
-    if sel.is_file():
-        try:
-            order = json.loads(sel.read_text()).get("ranking") or []
-        except (OSError, ValueError):
-            order = []
-    return [v for v in order if v in plan_names]
-
-
 def run(args) -> int:
-    import json
     import time
     from pathlib import Path
 
+    from ..compress.select import SELECTION_NAME
     from ..errors import UserError
     from ..runtime.manifest import write_json_atomic
     from . import export_variant
     from .formats import default_formats
 
-    task, plan, shipped = _plan(args)
+    task, plan, shipped, selection = _plan(args)
     data = Path(args.data) if args.data else task.default_data_root()
     if not data.is_dir():
         raise UserError(f"data folder not found: {data} (run `edgephoto data` or pass --data)")
@@ -162,7 +142,8 @@ def run(args) -> int:
               f"trying the next-best variant", flush=True)
         ckpts = dict(plan)
         chosen = None
-        for cand in [v for v in ranking(Path(args.runs) / task.name, ckpts) if v != shipped]:
+        # the variants in selection order (best first), limited to the ones being exported
+        for cand in [v for v in selection.get("ranking") or [] if v in ckpts and v != shipped]:
             todo = [k for k in (args.formats or default_formats(True))
                     if k not in results.get(cand, {}) or not results[cand][k].ok]
             print(f"[fallback] {cand}: exporting {', '.join(todo)}", flush=True)
@@ -177,10 +158,9 @@ def run(args) -> int:
                             f"(tried {', '.join(results)}): see the export summary above")
         fallback_note = (f"'{shipped}' {required} failed ({reason}); shipped the next-best variant "
                          f"'{chosen}' instead")
-        sel_path = Path(args.runs) / task.name / "selection.json"
-        sel = json.loads(sel_path.read_text()) if sel_path.is_file() else {"task": task.name}
-        sel.update(shipped=chosen, fallback={"from": shipped, "format": required, "reason": reason})
-        write_json_atomic(sel_path, sel)
+        selection.setdefault("task", task.name)
+        selection.update(shipped=chosen, fallback={"from": shipped, "format": required, "reason": reason})
+        write_json_atomic(Path(args.runs) / task.name / SELECTION_NAME, selection)
         shipped = chosen
     if shipped:
         for changed in mark_shipped(dist_task, shipped):

@@ -101,8 +101,8 @@ def main() -> None:
     data = Path(a.data) if a.data else get_task(a.task).default_data_root()
     ckpt = a.checkpoint
     if ckpt is None:
-        sel = json.loads((Path(a.runs) / a.task / "selection.json").read_text())
-        ckpt = Path(a.runs) / a.task / sel["shipped"] / "ckpt.pt"
+        from ..compress.select import read_selection
+        ckpt = Path(a.runs) / a.task / read_selection(Path(a.runs) / a.task)["shipped"] / "ckpt.pt"
     teacher = Path(a.teacher) if a.teacher else Path(ckpt).parents[1] / "teacher" / "ckpt.pt"
     publish(Path(ckpt), a.task, data, teacher)
 
