@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train", type=int, default=None, help="number of training samples")
     p.add_argument("--val", type=int, default=None)
     p.add_argument("--test", type=int, default=None)
+    p.add_argument("--source", default="auto",
+                   help="which built-in recipe: auto (real photos from `edgephoto fetch` when the cache "
+                        "has them, else generated scenes), or a recipe name, e.g. real / generated")
     p.set_defaults(func=run)
 
 
@@ -22,15 +25,18 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from ..data.real_sources import sources_root as real_sources_root
     from ..tasks import get_task
     from ..utils.progress import Progress
 
     task = get_task(args.task)
     out = Path(args.out) if args.out else task.default_data_root()
-    sizes = None
-    if any(v is not None for v in (args.train, args.val, args.test)):
-        from ..data.synthetic_matte import SPLIT_SIZES
-        sizes = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in SPLIT_SIZES.items()}
+    source, recipe = task.builtin_source(args.source)
+    if args.source == "auto" and len(task.builtin_sources()) > 1 and source != next(iter(task.builtin_sources())):
+        print(f"warning: no fetched real photos in {real_sources_root()}/ (run `make fetch`): "
+              f"{args.task} data falls back to {source} scenes, which do not predict quality on photos")
+    print(f"data {args.task}: built-in source '{source}' ({recipe.__name__})")
+    sizes = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in recipe.SPLIT_SIZES.items()}
     bars = {}
 
     def progress(split, i, n):
@@ -38,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
         bar.update(i)
 
     t0 = time.time()
-    written = task.generate_builtin(out, seed=args.seed, sizes=sizes, progress=progress)
+    written = task.generate_builtin(out, seed=args.seed, sizes=sizes, progress=progress, source=source)
     print(f"wrote {sum(written.values())} samples {written} to {out} in {time.time() - t0:.0f}s")
     return 0

@@ -41,8 +41,35 @@ class Task:
     def default_data_root(self) -> Path:
         return Path("data") / self.name
 
-    def generate_builtin(self, root: Path, seed: int = 0, sizes=None, progress=None) -> Dict[str, int]:
+    def builtin_sources(self) -> Dict[str, Any]:
+        """The task's built-in data recipes by name, best first: modules with ``generate(root, seed,
+        sizes, progress)``, ``SPLIT_SIZES`` and (for recipes that need fetched files) ``available()``."""
         raise NotImplementedError
+
+    def builtin_source(self, source: str = "auto"):
+        """(name, module) of the recipe to use: ``auto`` = the first whose inputs are present."""
+        recipes = self.builtin_sources()
+        if source != "auto":
+            if source not in recipes:
+                from ..errors import UserError
+                raise UserError(f"task {self.name} has no built-in data source {source!r}; "
+                                f"choose from: auto, {', '.join(recipes)}")
+            mod = recipes[source]
+            if not getattr(mod, "available", lambda: True)():
+                from ..errors import UserError
+                raise UserError(f"built-in data source {source!r} needs the fetched real photos: "
+                                f"run `make fetch` (or `edgephoto fetch`) first")
+            return source, mod
+        for name, mod in recipes.items():
+            if getattr(mod, "available", lambda: True)():
+                return name, mod
+        name = list(recipes)[-1]
+        return name, recipes[name]
+
+    def generate_builtin(self, root: Path, seed: int = 0, sizes=None, progress=None,
+                         source: str = "auto") -> Dict[str, int]:
+        name, mod = self.builtin_source(source)
+        return mod.generate(root, seed=seed, sizes=sizes, progress=progress)
 
     def dataset(self, root: Path, split: str, size: int, train: bool):
         """A torch Dataset yielding (input CHW float normalized, target tensor)."""

@@ -32,9 +32,9 @@ from ..metrics import image_metrics
 
 
 class RetouchTask(Task):
-    def generate_builtin(self, root, seed=0, sizes=None, progress=None):
-        from ..data.synthetic_retouch import generate
-        return generate(root, seed=seed, sizes=sizes, progress=progress)
+    def builtin_sources(self):
+        from ..data import synthetic_retouch
+        return {"generated": synthetic_retouch}
 
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import ImagePairDataset

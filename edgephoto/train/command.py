@@ -21,6 +21,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from these weights (same architecture), e.g. starter weights to fine-tune")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +61,8 @@ def make_config(args, role: str, profile_role: str, out, arch: str, **extra):
             prof[k] = getattr(args, k)
     return TrainConfig(task=args.task, arch=arch or prof_arch, data=data, out=str(out),
                        ckpt_every=args.ckpt_every, eval_every=args.eval_every, seed=args.seed,
-                       threads=args.threads, resume=not args.no_resume, **prof, **extra)
+                       threads=args.threads, resume=not args.no_resume,
+                       init=getattr(args, "init", None), **prof, **extra)
 
 
 def run(args: argparse.Namespace) -> int:

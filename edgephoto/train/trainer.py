@@ -44,6 +44,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0                    # 0: torch's default
     teacher: Optional[str] = None       # checkpoint path -> distillation
+    init: Optional[str] = None          # checkpoint whose weights start a new run (fine-tuning)
     temperature: float = 2.0
     alpha: float = 0.5                  # weight of the ground-truth loss when distilling
     hint_weight: float = 0.0            # side-output hints when distilling
@@ -152,6 +153,14 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         step = int(state["step"])
         if is_main:
             log(f"[train {cfg.task}/{out.name}] resuming from step {step} ({ckpt_path})")
+    elif cfg.init:
+        init = read_checkpoint(Path(cfg.init))
+        if init["arch"] != cfg.arch:
+            from ..errors import UserError
+            raise UserError(f"--init {cfg.init} holds a {init['arch']}, not a {cfg.arch}")
+        model.load_state_dict(init["model"])
+        if is_main:
+            log(f"[train {cfg.task}/{out.name}] starting from the weights of {cfg.init}")
 
     gan = None
     if cfg.adversarial:

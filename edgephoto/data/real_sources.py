@@ -1,0 +1,130 @@
+"""The fetched real photographs and cut-outs (``edgephoto fetch`` -> ``sources/``), split by source file.
+
+Built-in datasets call :func:`real_sources` to find what ``sources/index.json`` lists as kept
+(drawings are already filtered out by the fetcher). Every file goes to exactly one split, decided by
+a hash of its *content group*, so no test image shares a photo or a cut-out with training:
+
+- the content group is an 8x8 difference hash of the picture, so the same photo shipped twice (at
+  two sizes, or in two packages) lands in one split, not two;
+- photos: about 14% of the groups are test, 7% val, the rest train; cut-outs, of which there are
+  fewer, 20% / 8% (``SPLIT_SHARES``). The hashes are cached in ``<sources>/groups.json``.
+
+``EDGEPHOTO_SOURCES`` (default ``sources``) points at another fetch cache. Without one the built-in
+datasets fall back to generated scenes and say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from PIL import Image
+
+SPLIT_SHARES = {"photo": (("test", 0.14), ("val", 0.07), ("train", 0.79)),
+                "cutout": (("test", 0.20), ("val", 0.08), ("train", 0.72))}
+
+
+def sources_root() -> Path:
+    return Path(os.environ.get("EDGEPHOTO_SOURCES", "sources"))
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path          # absolute (or cache-relative resolved) path of the extracted file
+    source: str         # fetch source name, e.g. "gcompris"
+    package: str
+    version: str
+    licence: str
+    sha256: str
+    kind: str           # "photo" | "cutout"
+    group: str          # content hash: files with the same picture share it (and the split)
+    split: str
+
+
+def dhash(path: Path) -> str:
+    """64-bit difference hash of the picture (grey 9x8, neighbour comparisons), as 16 hex digits."""
+    with Image.open(path) as im:
+        g = np.asarray(im.convert("L").resize((9, 8), Image.BILINEAR), np.int16)
+    bits = (g[:, 1:] > g[:, :-1]).flatten()
+    return "%016x" % int("".join("1" if b else "0" for b in bits), 2)
+
+
+def split_of(group: str, kind: str, salt: str = "edgephoto-split-v1") -> str:
+    h = int(hashlib.sha256(f"{salt}:{group}".encode()).hexdigest()[:8], 16) / 2 ** 32
+    acc = 0.0
+    for name, share in SPLIT_SHARES[kind]:
+        acc += share
+        if h < acc:
+            return name
+    return SPLIT_SHARES[kind][-1][0]
+
+
+@lru_cache(maxsize=4)
+def _load(root: str) -> tuple:
+    index = Path(root) / "index.json"
+    if not index.exists():
+        return ()
+    try:
+        records = json.loads(index.read_text()).get("files", [])
+    except ValueError:
+        return ()
+    cache_path = Path(root) / "groups.json"
+    try:
+        groups: Dict[str, str] = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        groups = {}
+    n_cached = len(groups)
+    out = []
+    for r in records:
+        if r.get("kind") not in ("photo", "cutout") or not r.get("kept"):
+            continue
+        p = Path(root) / r["path"]
+        if not p.exists():
+            continue
+        group = groups.get(r["sha256"])
+        if group is None:
+            try:
+                group = groups[r["sha256"]] = dhash(p)
+            except OSError:
+                continue
+        out.append(SourceFile(p, r["source"], r.get("package", ""), r.get("version", ""),
+                              r.get("licence", ""), r["sha256"], r["kind"], group,
+                              split_of(group, r["kind"])))
+    if len(groups) != n_cached:
+        try:
+            from ..runtime.manifest import write_json_atomic
+            write_json_atomic(cache_path, groups)
+        except OSError:  # a read-only cache: hash again next time
+            pass
+    return tuple(sorted(out, key=lambda f: (f.kind, f.source, str(f.path))))
+
+
+def real_sources(kind: str, split: Optional[str] = None, root: Optional[Path] = None) -> List[SourceFile]:
+    """Kept fetched files of ``kind`` ("photo" / "cutout"), optionally of one split."""
+    files = _load(str(root or sources_root()))
+    return [f for f in files if f.kind == kind and (split is None or f.split == split)]
+
+
+def licence_summary(files: Sequence[SourceFile]) -> str:
+    """"gcompris-qt-data 4.3 (GPL-3+): 120 files; ..." for model cards and dataset READMEs."""
+    counts: Dict[tuple, int] = {}
+    for f in files:
+        key = (f.package, f.version, f.licence)
+        counts[key] = counts.get(key, 0) + 1
+    return "; ".join(f"{p} {v} ({lic}): {n}" for (p, v, lic), n in sorted(counts.items()))
+
+
+def write_manifest(root: Path, used: Dict[str, List[SourceFile]]) -> None:
+    """``root/sources.json``: which fetched file went to which split (proof of the split by file)."""
+    from ..runtime.manifest import write_json_atomic
+    write_json_atomic(Path(root) / "sources.json", {
+        split: [{"path": str(f.path), "source": f.source, "package": f.package, "version": f.version,
+                 "licence": f.licence, "sha256": f.sha256, "kind": f.kind, "group": f.group}
+                for f in files]
+        for split, files in used.items()})
