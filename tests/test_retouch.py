@@ -55,7 +55,7 @@ def test_phase_schedule():
 def test_gan_teacher_trains_in_phases_and_resumes(tiny_retouch_data, tmp_path):
     out = tmp_path / "teacher"
     phases = [["global", 0.3], ["local", 0.2], ["joint", 0.5]]
-    kw = dict(arch="pix2pixhd_lite", adversarial=True, phases=phases)
+    kw = dict(arch=get_task("retouch").teacher_arch, adversarial=True, phases=phases)
     train(_cfg(tiny_retouch_data, out, steps=2, **kw))
     state = read_checkpoint(out / "ckpt.pt")
     assert state["step"] == 2 and set(state["discriminator"]) == {"arch", "model", "optimizer"}

@@ -347,3 +347,46 @@ def test_tiled_retouch_without_torch(dist, photos, tmp_path):
                        env={"PATH": os.environ.get("PATH", "/usr/bin"), "HOME": os.environ.get("HOME", "/tmp")},
                        cwd=tmp_path)
     assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
+
+
+def test_context_model_tiles_equal_one_whole_photo_pass(tmp_path):
+    """A model with global context (thumbnail + position channels): every tile sees the whole photo,
+    so tiling (even without overlap: the pixel path has no spatial kernel) reproduces one pass over
+    the whole photo; without the context the same tiles could not know the photo's statistics."""
+    import torch
+
+    from edgephoto import runtime
+    from edgephoto.data.torch_datasets import to_input_tensor
+    from edgephoto.models import create_model
+    from runtime_fixtures import write_manifest
+    torch.manual_seed(0)
+    net = create_model("retouchnet_ctx").eval()
+    for p in net.parameters():                 # leave the identity start: a visible correction
+        torch.nn.init.normal_(p, std=0.05)
+    ctx = {"grid": 16, "position": True}
+    d = tmp_path / "retouch" / "ctx" / "onnx_fp32"
+    d.mkdir(parents=True)
+    torch.onnx.export(net, (torch.zeros(1, 8, TILE, TILE),), str(d / "model.onnx"), input_names=["image"],
+                      output_names=["image"], opset_version=17, dynamo=False)
+    write_manifest(d, variant="ctx", fmt="onnx", precision="fp32", file="model.onnx", size=TILE,
+                   layout="NCHW", shipped=True, engine="onnxruntime",
+                   extra={"task": "retouch", "arch": "retouchnet_ctx",
+                          "output": {"name": "image", "kind": "image", "range": [-10.0, 10.0], "channels": 3},
+                          "inference": {"mode": "tile", "tile": TILE, "overlap": 0}})
+    m = json.loads((d / "manifest.json").read_text())
+    m["input"]["context"] = ctx
+    (d / "manifest.json").write_text(json.dumps(m))
+    rgb = _gradient(144, 112)
+    rgb[20:60, 30:90] = (200, 40, 90)
+    model = runtime.load(d, threads=1)
+    got = model.predict(rgb).outputs["image"] * 20.0 - 10.0
+    mean, std = model.manifest["input"]["mean"], model.manifest["input"]["std"]
+    with torch.no_grad():
+        ref = net(to_input_tensor(rgb, mean, std, ctx)[None])[0].permute(1, 2, 0).numpy()
+    assert got.shape == ref.shape == (144, 112, 3)
+    assert np.abs(got - ref).max() < 1e-4
+    # the context matters: the same tiles without it give another answer
+    plain = dict(m)
+    plain["input"] = {k: v for k, v in m["input"].items() if k != "context"}
+    with pytest.raises(Exception):
+        runtime.Model(plain, model.engine).predict(rgb)   # 3 channels into an 8-channel model

@@ -171,6 +171,32 @@ console.log(JSON.stringify({{ starts: s, weights: tileWeights(s, 64).map((w) => 
         assert np.array_equal(np.asarray(w_js, np.float32), w_py)
 
 
+def test_node_global_context_matches_python(tmp_path):
+    """The context channels every tile gets (thumbnail + position) are the same numbers in JS."""
+    node = _node()
+    from edgephoto.runtime.model import context_planes, thumbnail
+    rng = np.random.default_rng(5)
+    H, W, g = 45, 70, 16
+    x = rng.normal(size=(H, W, 3)).astype(np.float32)
+    (tmp_path / "x").write_bytes(x.tobytes())
+    script = f"""
+import {{ thumbnail, contextChannels }} from {json.dumps((WEB / 'edgephoto.js').as_uri())};
+import {{ readFileSync, writeFileSync }} from "node:fs";
+const x = new Float32Array(new Uint8Array(readFileSync({json.dumps(str(tmp_path / 'x'))})).buffer);
+writeFileSync({json.dumps(str(tmp_path / 't'))}, new Uint8Array(thumbnail(x, {H}, {W}, {g}).buffer));
+console.log(JSON.stringify({{ c: contextChannels({{ input: {{ context: {{ grid: {g}, position: true }} }} }}) }}));
+"""
+    (tmp_path / "t.mjs").write_text(script)
+    p = _run([node, tmp_path / "t.mjs"], timeout=60)
+    t_js = np.frombuffer((tmp_path / "t").read_bytes(), np.float32).reshape(g, g, 3)
+    t_py = thumbnail(x, g)
+    assert np.abs(t_js - t_py).max() < 1e-6
+    assert json.loads(p.stdout)["c"] == 5
+    planes = context_planes(t_py, {"grid": g, "position": True}, (32, 32), 13, 38, (H, W))
+    assert planes.shape == (32, 32, 5)
+    assert np.allclose(planes[0, 0, 3:], [2 * 13.5 / H - 1, 2 * 38.5 / W - 1])
+
+
 # ------------------------------------------------------------------------------ headless Chromium
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):

@@ -258,6 +258,44 @@ function inputHW(manifest) {
   return [Number(s[0]), Number(s[1])];
 }
 
+/** Extra input channels after RGB (manifest input.context): 3 for a thumbnail grid, 2 for position. */
+export function contextChannels(manifest) {
+  const c = (manifest.input || {}).context;
+  if (!c) return 0;
+  if (typeof c !== "object" || !(c.grid || c.position)) throw new Error(`manifest input.context must be {grid, position}, got ${JSON.stringify(c)}`);
+  return (c.grid ? 3 : 0) + (c.position ? 2 : 0);
+}
+
+/** HxWx3 float -> grid x grid x 3 block means; block i spans rows floor(i*H/g) .. floor((i+1)*H/g)
+ *  (as runtime/model.py thumbnail(): integer bounds, so both runtimes compute the same numbers). */
+export function thumbnail(x, H, W, g) {
+  const out = new Float32Array(g * g * 3);
+  for (let i = 0; i < g; i++) {
+    const y0 = Math.floor(i * H / g), y1 = Math.max(Math.floor((i + 1) * H / g), y0 + 1);
+    for (let j = 0; j < g; j++) {
+      const x0 = Math.floor(j * W / g), x1 = Math.max(Math.floor((j + 1) * W / g), x0 + 1);
+      const s = [0, 0, 0];
+      for (let y = y0; y < y1; y++) for (let xx = x0; xx < x1; xx++) for (let c = 0; c < 3; c++) s[c] += x[3 * (y * W + xx) + c];
+      for (let c = 0; c < 3; c++) out[3 * (i * g + j) + c] = f(s[c] / ((y1 - y0) * (x1 - x0)));
+    }
+  }
+  return out;
+}
+
+/** Fill the context channels of pixel (i, j) of an h x w window at (top, left) of an H x W photo:
+ *  the thumbnail cell it falls in, then its (y, x) position in [-1, 1] (runtime/model.py context_planes). */
+function fillContext(dst, d, ctx, thumb, i, j, h, w, top, left, H, W) {
+  let k = d;
+  if (ctx.grid) {
+    const g = ctx.grid, t = 3 * (Math.floor(i * g / h) * g + Math.floor(j * g / w));
+    dst[k++] = thumb[t]; dst[k++] = thumb[t + 1]; dst[k++] = thumb[t + 2];
+  }
+  if (ctx.position) {
+    dst[k++] = f(f(f(2 * f(top + i + 0.5)) / H) - 1);
+    dst[k++] = f(f(f(2 * f(left + j + 0.5)) / W) - 1);
+  }
+}
+
 /** uint8 HxWx3 -> float32 HxWx3 model values (x*(hi-lo)/255 + lo - mean) / std, BGR swap. */
 export function normalize(rgb, n, manifest) {
   const inp = manifest.input;
@@ -397,14 +435,16 @@ export class Model {
     this.kind = manifest.output.kind;
     this.mode = (manifest.inference || {}).mode || "resize";
     this.inputSize = inputHW(manifest);
+    this.context = (manifest.input || {}).context || null;
+    this.channels = 3 + contextChannels(manifest);
     this.timings = {};
   }
 
-  /** One engine call on a float32 1xHxWx3 input; returns {data: Float32Array, shape}. */
+  /** One engine call on a float32 1xHxWxC input; returns {data: Float32Array, shape}. */
   async engine(x, h, w) {
     const tf = getTF();
     const y = tf.tidy(() => {
-      const inp = tf.tensor4d(x, [1, h, w, 3], "float32");
+      const inp = tf.tensor4d(x, [1, h, w, this.channels], "float32");
       let r = this.graph.execute(inp);
       if (Array.isArray(r)) r = r[0];
       return r.toFloat();
@@ -420,21 +460,34 @@ export class Model {
   async infer(photo, onProgress = () => {}) {
     const { rgb, width: W, height: H } = photo;
     const [th, tw] = this.inputSize;
+    const ctx = this.context, C_in = this.channels;
     if (this.mode === "resize") {
       const small = (W === tw && H === th) ? rgb : resizeU8(rgb, W, H, 3, tw, th);
-      const { data, shape } = await this.engine(normalize(small, th * tw, this.manifest), th, tw);
+      let xin = normalize(small, th * tw, this.manifest);
+      if (ctx) {
+        const thumb = ctx.grid ? thumbnail(normalize(rgb, W * H, this.manifest), H, W, ctx.grid) : null;
+        const full = new Float32Array(th * tw * C_in);
+        for (let i = 0; i < th; i++) for (let j = 0; j < tw; j++) {
+          const d = C_in * (i * tw + j), s = 3 * (i * tw + j);
+          full[d] = xin[s]; full[d + 1] = xin[s + 1]; full[d + 2] = xin[s + 2];
+          fillContext(full, d + 3, ctx, thumb, i, j, th, tw, 0, 0, th, tw);
+        }
+        xin = full;
+      }
+      const { data, shape } = await this.engine(xin, th, tw);
       onProgress(1);
       return { data, h: shape[1], w: shape[2], c: shape[3] };
     }
     const [, [oh, ow]] = tileParams(this.manifest);
     const x = normalize(rgb, W * H, this.manifest);
+    const thumb = ctx && ctx.grid ? thumbnail(x, H, W, ctx.grid) : null;
     const py = padIndex(th, H), px = padIndex(tw, W);
     const PH = py.idx.length, PW = px.idx.length;
     const ys = tileStarts(PH, th, oh), xs = tileStarts(PW, tw, ow);
     const wys = tileWeights(ys, th), wxs = tileWeights(xs, tw);
     let acc = null, C = 0;
     const wsum = new Float32Array(PH * PW);
-    const tile = new Float32Array(th * tw * 3);
+    const tile = new Float32Array(th * tw * C_in);
     let done = 0;
     for (let a = 0; a < ys.length; a++) {
       for (let b = 0; b < xs.length; b++) {
@@ -442,8 +495,10 @@ export class Model {
         for (let i = 0; i < th; i++) {
           const sy = py.idx[y0 + i];
           for (let j = 0; j < tw; j++) {
-            const s = 3 * (sy * W + px.idx[x0 + j]), d = 3 * (i * tw + j);
+            const s = 3 * (sy * W + px.idx[x0 + j]), d = C_in * (i * tw + j);
             tile[d] = x[s]; tile[d + 1] = x[s + 1]; tile[d + 2] = x[s + 2];
+            // positions in the photo's own frame (padding lies outside [-1, 1]), as in Python
+            if (ctx) fillContext(tile, d + 3, ctx, thumb, i, j, th, tw, y0 - py.before, x0 - px.before, H, W);
           }
         }
         const { data, shape } = await this.engine(tile, th, tw);

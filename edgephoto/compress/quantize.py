@@ -36,11 +36,15 @@ import numpy as np
 DEFAULT_CALIB_IMAGES = 32
 
 
-def preprocess(path: Path, size: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """One image -> float32 HWC normalized array at ``size x size`` (the runtime's resize mode)."""
+def preprocess(path: Path, size: int, mean: Sequence[float], std: Sequence[float],
+               context: Optional[Dict[str, Any]] = None) -> np.ndarray:
+    """One image -> float32 HWC normalized array at ``size x size`` (the runtime's resize mode),
+    plus the global-context channels of models that take them (``input.context``)."""
     from ..data.folders import load_rgb, normalize
+    from ..runtime.model import with_context
 
-    return normalize(load_rgb(path, (size, size)), mean, std)
+    x = normalize(load_rgb(path, (size, size)), mean, std)
+    return with_context(x, x, context)
 
 
 @dataclass
@@ -51,7 +55,8 @@ class CalibrationSet:
 
     @classmethod
     def from_folder(cls, folder: Path, size: int, mean: Sequence[float], std: Sequence[float],
-                    limit: int = DEFAULT_CALIB_IMAGES) -> "CalibrationSet":
+                    limit: int = DEFAULT_CALIB_IMAGES,
+                    context: Optional[Dict[str, Any]] = None) -> "CalibrationSet":
         from ..data.folders import DatasetError, list_images
 
         folder = Path(folder)
@@ -64,7 +69,7 @@ class CalibrationSet:
         if limit and len(paths) > limit:   # spread over the folder, deterministic
             idx = np.linspace(0, len(paths) - 1, limit).round().astype(int)
             paths = [paths[i] for i in sorted(set(idx))]
-        imgs = np.stack([preprocess(p, size, mean, std) for p in paths]).astype(np.float32)
+        imgs = np.stack([preprocess(p, size, mean, std, context) for p in paths]).astype(np.float32)
         return cls(folder, paths, imgs)
 
     def __len__(self) -> int:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..runtime.model import thumbnail, with_context
 from .folders import PairFolder, load_gray, load_rgb, normalize
 
 
-def to_input_tensor(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(normalize(rgb_u8, mean, std).transpose(2, 0, 1)))
+def to_input_tensor(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[float],
+                    context: Optional[Dict[str, Any]] = None) -> torch.Tensor:
+    """uint8 HxWx3 (a whole photo) -> normalized CxHxW, with the global-context planes when
+    ``context`` is given (the runtime's own :func:`~edgephoto.runtime.model.with_context`)."""
+    x = normalize(rgb_u8, mean, std)
+    x = with_context(x, x, context)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
 
 class SeededAugment:
@@ -66,12 +72,15 @@ class MaskDataset(SeededAugment, Dataset):
 
 
 class ImagePairDataset(SeededAugment, Dataset):
-    """(input photo, target photo) pairs, both normalized. Training: the same random ``size`` crop
-    of both (upscaled first if the pair is smaller) and a random flip; otherwise the whole pair
-    resized to ``size``."""
+    """(input photo, target photo) pairs, both normalized. Training: a random flip of the pair, then
+    the same random ``size`` crop of both (upscaled first if the pair is smaller); otherwise the whole
+    pair resized to ``size``. With ``context``, the input also carries the *whole* input photo's
+    thumbnail and the crop's position in it, exactly as the runtime gives them to each tile."""
 
-    def __init__(self, pairs: PairFolder, size: int, mean, std, augment: bool = False) -> None:
+    def __init__(self, pairs: PairFolder, size: int, mean, std, augment: bool = False,
+                 context: Optional[Dict[str, Any]] = None) -> None:
         self.pairs, self.size, self.mean, self.std, self.augment = pairs, size, mean, std, augment
+        self.context = context
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -90,9 +99,18 @@ class ImagePairDataset(SeededAugment, Dataset):
                 img, tgt = load_rgb(ip, size), load_rgb(tp, size)
                 h, w = img.shape[:2]
             y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
-            img, tgt = img[y:y + s, x:x + s], tgt[y:y + s, x:x + s]
             if rng.random() < 0.5:
                 img, tgt = img[:, ::-1], tgt[:, ::-1]
+                x = w - s - x
+            if self.context:
+                full = normalize(np.ascontiguousarray(img), self.mean, self.std)
+                thumb = thumbnail(full, int(self.context["grid"])) if self.context.get("grid") else full
+                xin = with_context(full[y:y + s, x:x + s], thumb, self.context, int(y), int(x), (h, w))
+                tgt = tgt[y:y + s, x:x + s]
+                return (torch.from_numpy(np.ascontiguousarray(xin.transpose(2, 0, 1))),
+                        to_input_tensor(np.ascontiguousarray(tgt), self.mean, self.std))
+            img, tgt = img[y:y + s, x:x + s], tgt[y:y + s, x:x + s]
         else:
             img, tgt = load_rgb(ip, (s, s)), load_rgb(tp, (s, s))
-        return to_input_tensor(img, self.mean, self.std), to_input_tensor(tgt, self.mean, self.std)
+        return (to_input_tensor(np.ascontiguousarray(img), self.mean, self.std, self.context),
+                to_input_tensor(np.ascontiguousarray(tgt), self.mean, self.std))

@@ -87,14 +87,16 @@ class ExportContext:
     def _onnx_fp32(self) -> Path:
         from .onnx import export_onnx
         t0 = time.time()
+        ch = self.task.input_channels
         p = export_onnx(self.module, self.size, self.work / f"{self.onnx_stem}.onnx",
-                        self.input_name, self.output_name)
-        self.progress(f"  onnx: traced fp32 graph at 1x3x{self.size}x{self.size} ({time.time() - t0:.1f} s)")
+                        self.input_name, self.output_name, channels=ch)
+        self.progress(f"  onnx: traced fp32 graph at 1x{ch}x{self.size}x{self.size} ({time.time() - t0:.1f} s)")
         return p
 
     def _calibration(self):
         from ..compress.quantize import CalibrationSet
-        c = CalibrationSet.from_folder(self.calib_dir, self.size, self.task.mean, self.task.std)
+        c = CalibrationSet.from_folder(self.calib_dir, self.size, self.task.mean, self.task.std,
+                                       context=self.task.input_context)
         self.progress(f"  calibration: {len(c)} images from {self.calib_dir}")
         return c
 

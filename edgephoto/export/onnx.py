@@ -19,13 +19,13 @@ OPSET = 17
 
 
 def export_onnx(module, size: int, path: Path, input_name: str = "image",
-                output_name: str = "mask") -> Path:
+                output_name: str = "mask", channels: int = 3) -> Path:
     """Trace ``module`` (normalized NCHW -> output NCHW) into an ONNX file with a static shape."""
     import onnx
     import torch
 
     path = Path(path)
-    x = torch.zeros(1, 3, size, size)
+    x = torch.zeros(1, channels, size, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the legacy (TorchScript) exporter is chosen on purpose
         with torch.no_grad():

@@ -107,7 +107,8 @@ class ToRGB(nn.Module):
 
     def forward(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(feat)
-        return x + y if self.residual else torch.tanh(y)
+        # residual: the correction is added to the photo's channels (extra context channels are not output)
+        return x[:, :y.shape[1]] + y if self.residual else torch.tanh(y)
 
 
 class GlobalGenerator(nn.Module):
@@ -235,6 +236,9 @@ VARIANTS = {
     # CPU-trainable teachers: BatchNorm (folds into convs for export), residual head
     "pix2pixhd_lite": dict(ngf=16, global_ngf=32, n_down=3, n_blocks=6, n_local_blocks=2, norm="batch",
                            block="resnet", residual=True),
+    # pix2pixhd_lite whose input also carries the global context (thumbnail + position, 8 channels)
+    "pix2pixhd_lite_ctx": dict(in_ch=8, ngf=16, global_ngf=32, n_down=3, n_blocks=6, n_local_blocks=2,
+                               norm="batch", block="resnet", residual=True),
     "pix2pixhd_rsu_lite": dict(ngf=16, global_ngf=32, n_down=3, n_blocks=4, n_local_blocks=2, norm="batch",
                                block="rsu", residual=True),
 }
@@ -242,6 +246,8 @@ DISCRIMINATORS = {
     "patchgan_ms3": dict(ndf=64, n_layers=3, num_d=3, norm="instance"),
     # BatchNorm: instance norm is ~40x slower on the CPU at these sizes
     "patchgan_ms3_lite": dict(ndf=16, n_layers=3, num_d=3, norm="batch"),
+    # for generators with context input: sees input (8 channels) + output (3)
+    "patchgan_ms3_lite_ctx": dict(in_ch=11, ndf=16, n_layers=3, num_d=3, norm="batch"),
 }
 
 for _name, _kw in VARIANTS.items():

@@ -80,13 +80,66 @@ class RetouchNet(nn.Module):
         b = self.blocks(self.context(self.enc3(e2)))
         d2 = self.dec2(F.interpolate(self.up3(b), scale_factor=2, mode="nearest") + e2)
         d1 = self.dec1(F.interpolate(self.up2(d2), scale_factor=2, mode="nearest") + e1)
-        return (xp + self.head(d1))[:, :, :h, :w]
+        return (xp[:, :self.head.out_channels] + self.head(d1))[:, :, :h, :w]
+
+
+class ContextRetouchNet(nn.Module):
+    """Per-pixel curves conditioned on the whole photo: HDRNet's split, at ~400 MACs per pixel.
+
+    Input (8 channels, see ``edgephoto.runtime.model.context_spec``): the pixels (3), the whole
+    photo's ``grid x grid`` thumbnail repeated over the input (3) and the pixel's position in the
+    photo (2). The photo is usually tiled, but the thumbnail and positions are the whole photo's, so
+    every tile gets the same correction a single pass would.
+
+    - global path (low resolution, once per input): the thumbnail, average-pooled back to its grid,
+      through three 3x3 convs (two stride 2) and a mean -> an image code -> FiLM scales and shifts;
+    - pixel path (full resolution, 1x1 convs only): [rgb, position] -> ``width`` -> ``width`` -> 3,
+      each hidden layer modulated by the image code; the result is added to the input (zero-initialised
+      head: starts as the identity). No spatial kernel at full resolution, so tiles need no overlap.
+    """
+
+    def __init__(self, width: int = 16, grid: int = 16, code: int = 64, in_ch: int = 8, out_ch: int = 3) -> None:
+        super().__init__()
+        if in_ch != 8:
+            raise ValueError("ContextRetouchNet takes rgb + thumbnail + position (8 channels)")
+        self.grid, self.width = grid, width
+        self.thumb = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True))
+        self.code = nn.Sequential(nn.Conv2d(64, code, 1), nn.ReLU(inplace=True), nn.Conv2d(code, 4 * width, 1))
+        nn.init.zeros_(self.code[2].weight)   # FiLM starts neutral
+        nn.init.zeros_(self.code[2].bias)
+        self.px1 = nn.Conv2d(5, width, 1)
+        self.px2 = nn.Conv2d(width, width, 1)
+        self.head = nn.Conv2d(width, out_ch, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rgb, thumb, pos = x[:, :3], x[:, 3:6], x[:, 6:8]
+        h, w = x.shape[2:]
+        # the thumbnail channels hold grid x grid blocks: pooling by the block size recovers the grid
+        g = F.adaptive_avg_pool2d(thumb, self.grid) if (h % self.grid or w % self.grid) else \
+            F.avg_pool2d(thumb, (h // self.grid, w // self.grid))
+        film = self.code(self.thumb(g).mean(dim=(2, 3), keepdim=True))
+        s1, b1, s2, b2 = torch.split(film, self.width, dim=1)
+        p = F.relu(self.px1(torch.cat([rgb, pos], 1)) * (1 + s1) + b1)
+        p = F.relu(self.px2(p) * (1 + s2) + b2)
+        return rgb + self.head(p)
 
 
 VARIANTS = {
     "retouchnet_tiny": dict(width=8, n_blocks=2),
     "retouchnet_small": dict(width=16, n_blocks=2),
 }
+CONTEXT_VARIANTS = {
+    # the shipped student: per-pixel curves from the whole photo's thumbnail
+    "retouchnet_ctx": dict(width=16, grid=16),
+    "retouchnet_ctx_wide": dict(width=32, grid=16),
+}
 
 for _name, _kw in VARIANTS.items():
     ARCHS.register(_name, lazy_call(RetouchNet, **_kw))
+for _name, _kw in CONTEXT_VARIANTS.items():
+    ARCHS.register(_name, lazy_call(ContextRetouchNet, **_kw))

@@ -217,7 +217,11 @@ class OnnxRuntimeEngine(Engine):
         self.in_dtype = _ORT_TYPES.get(self.inp.type, np.float32)
         shape = list(self.inp.shape)
         if len(shape) == 4 and isinstance(shape[1], int) and isinstance(shape[3], int):
-            self.layout = "NCHW" if shape[1] in (1, 3) and shape[3] not in (1, 3) else "NHWC"
+            # channels (3, or 8 with global context) are far fewer than pixels per side
+            if shape[1] <= 16 < shape[3]:
+                self.layout = "NCHW"
+            elif shape[3] <= 16 < shape[1]:
+                self.layout = "NHWC"
 
     def _run(self, x: np.ndarray) -> List[np.ndarray]:
         return [np.asarray(y, np.float32) for y in self.sess.run(None, {self.inp.name: x.astype(self.in_dtype)})]

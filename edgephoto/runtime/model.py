@@ -69,6 +69,75 @@ def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] 
     return np.ascontiguousarray(normalize(rgb, manifest)[None])
 
 
+# ------------------------------------------------------------------------------ global context
+def context_spec(manifest: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """``input.context`` or None. With it, the model's input has more channels than the photo's 3:
+
+    - ``grid`` G (if set): 3 channels holding the *whole* photo's G x G thumbnail, normalized like
+      the pixels, each cell repeated over its share of the model input (block-nearest). Every tile
+      of a photo gets the same thumbnail, so a model can correct by the whole photo's statistics
+      (HDRNet's global path) however the photo is tiled;
+    - ``position`` (if true): 2 channels holding each pixel's (y, x) in the whole photo in [-1, 1].
+    """
+    ctx = manifest.get("input", {}).get("context")
+    if not ctx:
+        return None
+    if not isinstance(ctx, dict) or not (ctx.get("grid") or ctx.get("position")):
+        raise ManifestError(f"manifest input.context must be {{'grid': G, 'position': bool}}, got {ctx!r}")
+    return ctx
+
+
+def thumbnail(x: np.ndarray, grid: int) -> np.ndarray:
+    """HxWxC float -> grid x grid x C block means; block i spans rows floor(i*H/grid) .. floor((i+1)*H/grid).
+
+    Integer block bounds (not a filtered resize) so the JS runtime computes the very same numbers.
+    """
+    H, W = x.shape[:2]
+    ys = [(i * H) // grid for i in range(grid + 1)]
+    xs = [(j * W) // grid for j in range(grid + 1)]
+    out = np.empty((grid, grid, x.shape[2]), np.float32)
+    csum = np.zeros((H + 1, W + 1, x.shape[2]), np.float64)
+    csum[1:, 1:] = x.astype(np.float64).cumsum(0).cumsum(1)
+    for i in range(grid):
+        y0, y1 = ys[i], max(ys[i + 1], ys[i] + 1)
+        for j in range(grid):
+            x0, x1 = xs[j], max(xs[j + 1], xs[j] + 1)
+            s = csum[y1, x1] - csum[y0, x1] - csum[y1, x0] + csum[y0, x0]
+            out[i, j] = s / ((y1 - y0) * (x1 - x0))
+    return out
+
+
+def context_planes(x_full: np.ndarray, ctx: Dict[str, Any], hw: tuple, top: int = 0, left: int = 0,
+                   full_hw: Optional[tuple] = None) -> np.ndarray:
+    """The extra input channels (h x w x k) of an ``hw`` window at (top, left) of a photo.
+
+    ``x_full``: the photo's normalized pixels, or its ``grid x grid`` :func:`thumbnail` (computed once
+    per photo by the caller); ``full_hw``: the photo's size when ``x_full`` is the thumbnail."""
+    h, w = hw
+    H, W = full_hw or x_full.shape[:2]
+    planes = []
+    if ctx.get("grid"):
+        g = int(ctx["grid"])
+        th = x_full if x_full.shape[:2] == (g, g) else thumbnail(x_full, g)
+        ri = (np.arange(h) * g) // h
+        ci = (np.arange(w) * g) // w
+        planes.append(th[ri][:, ci])
+    if ctx.get("position"):
+        yy = (2.0 * (np.arange(top, top + h, dtype=np.float32) + 0.5) / H - 1.0).astype(np.float32)
+        xx = (2.0 * (np.arange(left, left + w, dtype=np.float32) + 0.5) / W - 1.0).astype(np.float32)
+        planes.append(np.stack(np.broadcast_arrays(yy[:, None], xx[None, :]), -1))
+    return np.concatenate(planes, -1).astype(np.float32)
+
+
+def with_context(x_window: np.ndarray, x_full: np.ndarray, ctx: Optional[Dict[str, Any]], top: int = 0,
+                 left: int = 0, full_hw: Optional[tuple] = None) -> np.ndarray:
+    """``x_window`` (hxwx3, normalized) with the context channels appended (unchanged without context)."""
+    if not ctx:
+        return x_window
+    extra = context_planes(x_full, ctx, x_window.shape[:2], top, left, full_hw)
+    return np.ascontiguousarray(np.concatenate([x_window, extra], -1), np.float32)
+
+
 def resize_map(a: np.ndarray, hw: tuple) -> np.ndarray:
     """Bilinear resize of a float map, HxW or HxWxC (channel by channel), to ``hw`` = (h, w).
 
@@ -88,7 +157,13 @@ def resize_map(a: np.ndarray, hw: tuple) -> np.ndarray:
 @MODES.register("resize")
 def mode_resize(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     """Resize the whole photo to the model's input, run once; outputs stay at model resolution."""
-    return model.engine.run(preprocess(photo.rgb, model.manifest))
+    x = preprocess(photo.rgb, model.manifest)
+    ctx = context_spec(model.manifest)
+    if ctx:
+        full = normalize(photo.rgb, model.manifest)
+        thumb = thumbnail(full, int(ctx["grid"])) if ctx.get("grid") else full
+        x = with_context(x[0], thumb, ctx, full_hw=x.shape[1:3])[None]
+    return model.engine.run(x)
 
 
 DEFAULT_OVERLAP = 32
@@ -192,6 +267,8 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     (th, tw), (oh, ow) = tile_params(model.manifest)
     x = normalize(photo.rgb, model.manifest)
     H, W = x.shape[:2]
+    ctx = context_spec(model.manifest)
+    thumb = thumbnail(x, int(ctx["grid"])) if ctx and ctx.get("grid") else x
     x, top = _pad_axis(x, 0, th)
     x, left = _pad_axis(x, 1, tw)
     PH, PW = x.shape[:2]
@@ -201,7 +278,10 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     wsum = np.zeros((PH, PW), np.float32)
     for y0, wy in zip(ys, wys):
         for x0, wx in zip(xs, wxs):
-            outs = model.engine.run(np.ascontiguousarray(x[None, y0:y0 + th, x0:x0 + tw]))
+            win = x[y0:y0 + th, x0:x0 + tw]
+            if ctx:   # positions are in the photo's own frame (padding lies outside [-1, 1])
+                win = with_context(win, thumb, ctx, y0 - top, x0 - left, (H, W))
+            outs = model.engine.run(np.ascontiguousarray(win[None]))
             w = np.outer(wy, wx)
             for k, o in enumerate(outs):
                 if o.ndim != 4 or o.shape[0] != 1 or o.shape[1:3] != (th, tw):

@@ -21,6 +21,8 @@ class Task:
     primary_metric: str = "mae"       # the number the compression table and selection use
     lower_is_better: bool = True
     output: Dict[str, Any] = field(default_factory=dict)     # manifest "output" block
+    # global context channels after the RGB ones (manifest input.context; runtime.model.context_spec)
+    input_context: Optional[Dict[str, Any]] = None
     inference: Dict[str, Any] = field(default_factory=lambda: {"mode": "resize"})
     data_layout: Dict[str, str] = field(default_factory=dict)  # sub-folder names of a split
     # GAN training of the teacher: {"discriminator": arch, "gan_weight", "fm_weight", "lr"}; None: none
@@ -84,6 +86,17 @@ class Task:
         """(input path, target path) pairs of a split, for format-agnostic evaluation."""
         return list(self.pair_folder(root, split).pairs)
 
+    @property
+    def input_channels(self) -> int:
+        """Channels of the model input: RGB plus the context planes (3 thumbnail + 2 position)."""
+        c = self.input_context or {}
+        return 3 + (3 if c.get("grid") else 0) + (2 if c.get("position") else 0)
+
+    def model_input(self, rgb_u8: np.ndarray):
+        """One whole photo (uint8 HxWx3) -> the normalized 1xCxHxW tensor a model of this task takes."""
+        from ..data.torch_datasets import to_input_tensor
+        return to_input_tensor(rgb_u8, self.mean, self.std, self.input_context)[None]
+
     # ---- model I/O
     def outputs(self, raw) -> Any:
         """Model forward result -> list of logits tensors (first = the one that is exported)."""
@@ -110,10 +123,9 @@ class Task:
         import torch.nn.functional as F
         from PIL import Image
 
-        from ..data.torch_datasets import to_input_tensor
         rgb = np.asarray(Image.fromarray(rgb_u8).resize((size, size), Image.BILINEAR))
         with torch.no_grad():
-            y = head(to_input_tensor(rgb, self.mean, self.std)[None])
+            y = head(self.model_input(rgb))
             y = F.interpolate(y, size=tuple(target_shape[:2]), mode="bilinear", align_corners=False)
         return y[0, 0].numpy()
 
@@ -129,7 +141,8 @@ class Task:
             "task": self.name,
             "input": {"layout": "NCHW", "size": [self.input_size, self.input_size],
                       "range": [0.0, 1.0], "mean": list(self.mean), "std": list(self.std),
-                      "channels": "RGB"},
+                      "channels": "RGB",
+                      **({"context": dict(self.input_context)} if self.input_context else {})},
             "output": dict(self.output),
             "inference": dict(self.inference),
         }

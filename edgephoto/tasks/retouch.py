@@ -33,12 +33,13 @@ from ..metrics import image_metrics
 
 class RetouchTask(Task):
     def builtin_sources(self):
-        from ..data import synthetic_retouch
-        return {"generated": synthetic_retouch}
+        from ..data import real_retouch, synthetic_retouch
+        return {"real": real_retouch, "generated": synthetic_retouch}
 
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import ImagePairDataset
-        return ImagePairDataset(self.pair_folder(root, split), size, self.mean, self.std, augment=train)
+        return ImagePairDataset(self.pair_folder(root, split), size, self.mean, self.std, augment=train,
+                                context=self.input_context)
 
     def load_target(self, path, size=None):
         from ..data.folders import load_rgb
@@ -83,12 +84,11 @@ class RetouchTask(Task):
         import torch
         from PIL import Image
 
-        from ..data.torch_datasets import to_input_tensor
         if rgb_u8.shape[:2] != tuple(target_shape[:2]):
             rgb_u8 = np.asarray(Image.fromarray(rgb_u8).resize((target_shape[1], target_shape[0]),
                                                                 Image.BILINEAR))
         with torch.no_grad():
-            y = head(to_input_tensor(rgb_u8, self.mean, self.std)[None])
+            y = head(self.model_input(rgb_u8))
         return y[0].permute(1, 2, 0).numpy()
 
     def metrics(self, preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:
@@ -107,8 +107,8 @@ class RetouchTask(Task):
 TASKS.register("retouch", RetouchTask(
     name="retouch",
     description="auto retouching: phone photo -> advert-looking photo (exposure, contrast, colour)",
-    teacher_arch="pix2pixhd_lite",
-    student_arch="retouchnet_tiny",
+    teacher_arch="pix2pixhd_lite_ctx",
+    student_arch="retouchnet_ctx",
     input_size=256,
     mean=(0.5, 0.5, 0.5),
     std=(0.5, 0.5, 0.5),
@@ -117,8 +117,10 @@ TASKS.register("retouch", RetouchTask(
     output={"name": "retouched", "kind": "image", "range": [0.0, 1.0], "channels": 3,
             "meaning": "the retouched photo, RGB"},
     inference={"mode": "tile", "tile": 256, "overlap": 32},
+    # every tile sees the whole photo: its 16x16 thumbnail and the tile's position (HDRNet's global path)
+    input_context={"grid": 16, "position": True},
     data_layout={"inputs": "inputs", "targets": "targets"},
-    adversarial={"discriminator": "patchgan_ms3_lite", "gan_weight": 1.0, "fm_weight": 10.0,
+    adversarial={"discriminator": "patchgan_ms3_lite_ctx", "gan_weight": 1.0, "fm_weight": 10.0,
                  "l1_weight": 100.0},
     teacher_phases=(("global", 0.3), ("local", 0.2), ("joint", 0.5)),
     report_metrics=("l1", "psnr", "ssim", "ciede2000"),
