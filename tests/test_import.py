@@ -303,3 +303,16 @@ def test_compress_refuses_a_folder_without_manifest(tmp_path, tiny_matte_data, c
                "--teacher", str(tmp_path / "empty"), "--temperatures", "2"])
     err = capsys.readouterr().err
     assert rc == 2 and "without a manifest.json" in err and "Traceback" not in err
+
+
+def test_imports_never_take_over_or_ship_as_our_variants(imported, work, tmp_path):
+    from edgephoto.errors import UserError
+    from edgephoto.export.command import mark_shipped
+    dist = tmp_path / "dist"
+    make_onnx_dir(dist, variant="student", size=SIZE, shipped=False)
+    with pytest.raises(UserError, match="holds models exported from our own checkpoints"):
+        _import(work, dist, name="student")
+    shutil.copytree(imported.dir.parent, dist / "matte" / "peer")
+    before = (dist / "matte" / "peer" / "onnx_fp32" / "manifest.json").read_text()
+    assert mark_shipped(dist / "matte", "peer") == []               # a peer is never marked shipped
+    assert (dist / "matte" / "peer" / "onnx_fp32" / "manifest.json").read_text() == before

@@ -492,6 +492,13 @@ class ImportResult:
     seconds: float
 
 
+def _arch(manifest_path: Path) -> Optional[str]:
+    try:
+        return json.loads(Path(manifest_path).read_text()).get("arch")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _place(staging: Path, final: Path) -> None:
     from . import _place as place
     place(staging, final)
@@ -582,13 +589,10 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
     key = f"onnx_{info.precision}"
     dest_root = Path(dist) / task_obj.name / name
     final = dest_root / key
-    if (final / MANIFEST_NAME).is_file():
-        try:
-            old = json.loads((final / MANIFEST_NAME).read_text())
-        except (OSError, ValueError):
-            old = {}
-        if old.get("arch") != "imported":
-            raise UserError(f"{final} holds a model exported from our own checkpoints; choose another --name")
+    ours = [mf.parent.name for mf in sorted(dest_root.glob(f"*/{MANIFEST_NAME}")) if _arch(mf) != "imported"]
+    if ours or (dest_root / "export.json").is_file():
+        raise UserError(f"{dest_root} holds models exported from our own checkpoints "
+                        f"({', '.join(ours) or 'export.json'}); choose another --name")
     created = [d for d in (dest_root, dest_root.parent, Path(dist)) if not d.exists()]
     dest_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=dest_root))
