@@ -15,10 +15,10 @@ DATA_ARGS ?=
 BENCH_ARGS ?=
 NODE_DIR := edgephoto/export/node
 
-.PHONY: help setup node fetch data train compress export bench test test-fast demo starter-weights clean web web-vendor web-deps
+.PHONY: help setup node fetch import-peers data train compress export bench test test-fast demo starter-weights clean web web-vendor web-deps
 
 help:
-	@echo "make setup | fetch | data | train | compress | export | bench | test | demo | starter-weights | web"
+	@echo "make setup | fetch | import-peers | data | train | compress | export | bench | test | demo | starter-weights | web"
 	@echo "  make demo                              every task end to end on the built-in data (~28 min, 2 cores)"
 	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
 
@@ -42,6 +42,14 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR
 FETCH_ARGS ?=
 fetch: setup
 	$(PY) -m edgephoto fetch $(FETCH_ARGS)
+
+# every known published model found in sources/ (U2-Netp...) -> dist/<task>/<name>/onnx_*/ as a
+# bench peer, parity-checked against its published preprocessing; missing ones: one line each.
+# Parity photos: each task's test split under IMPORT_DATA when there is one, else built-in photos.
+SOURCES ?= sources
+IMPORT_DATA ?= data
+import-peers: setup
+	$(PY) -m edgephoto import --known --sources $(SOURCES) --dist $(DIST) $(if $(wildcard $(IMPORT_DATA)),--data $(IMPORT_DATA))
 
 data: setup
 	$(PY) -m edgephoto data --task $(TASK) --out $(DATA) $(DATA_ARGS)

@@ -21,6 +21,7 @@ COMMANDS = [
     "edgephoto.train.command",      # train
     "edgephoto.compress.command",   # compress
     "edgephoto.export.command",     # export
+    "edgephoto.export.import_command",  # import (existing ONNX models: peers, teachers)
     "edgephoto.bench.command",      # bench
     "edgephoto.runtime.command",    # run, adjust...
 ]

@@ -3,7 +3,7 @@
  *
  * The same pipeline as the Python runtime (edgephoto/runtime/model.py), driven by the bundle's
  * manifest.json: `normalize` / `preprocess` (Pillow's bilinear resample, re-implemented here so
- * the numbers match), inference modes `resize` and `tile` (overlapping tiles, linear-ramp
+ * the numbers match; input.scale "255" or "max"; output.index picks the model output), inference modes `resize` and `tile` (overlapping tiles, linear-ramp
  * cross-fade, reflect padding), output kinds `alpha` (mask upsampled bilinearly + RGBA cut-out)
  * and `image` (an RGB photo in [0, 1]).
  *
@@ -296,11 +296,34 @@ function fillContext(dst, d, ctx, thumb, i, j, h, w, top, left, H, W) {
   }
 }
 
-/** uint8 HxWx3 -> float32 HxWx3 model values (x*(hi-lo)/255 + lo - mean) / std, BGR swap. */
+/** manifest input.scale: "255" (default, x / 255) or "max" (x / the image's largest value). */
+export function inputScale(manifest) {
+  const s = String(manifest.input.scale === undefined ? "255" : manifest.input.scale).trim().toLowerCase();
+  if (s !== "255" && s !== "max") throw new Error(`manifest input.scale must be one of 255, max, got '${s}'`);
+  return s;
+}
+
+/** manifest output.index: which model output the output kind reads (default 0). */
+export function outputIndex(manifest) {
+  const k = manifest.output.index === undefined ? 0 : manifest.output.index;
+  if (!Number.isInteger(k) || k < 0) throw new Error(`manifest output.index must be a non-negative integer, got ${JSON.stringify(k)}`);
+  return k;
+}
+
+/**
+ * uint8 HxWx3 -> float32 HxWx3 model values (x*(hi-lo)/d + lo - mean) / std, BGR swap; d = 255, or
+ * with input.scale "max" the largest value of the whole image (rembg's x / max(x)).
+ */
 export function normalize(rgb, n, manifest) {
   const inp = manifest.input;
   const [lo, hi] = inp.range || [0, 1];
-  const a = f((hi - lo) / 255.0), b = f(lo);
+  let div = 255.0;
+  if (inputScale(manifest) === "max") {
+    let mx = 0;
+    for (let i = 0; i < 3 * n; i++) if (rgb[i] > mx) mx = rgb[i];
+    div = Math.max(mx, 1e-6);
+  }
+  const a = f((hi - lo) / div), b = f(lo);
   const mean = (inp.mean || [0, 0, 0]).map(f), std = (inp.std || [1, 1, 1]).map(f);
   const bgr = String(inp.channels || "RGB").toUpperCase() === "BGR";
   const x = new Float32Array(3 * n);
@@ -392,6 +415,8 @@ export async function loadModel(manifestUrl, opts = {}) {
   }
   if (manifest.format !== "tfjs") throw new Error(`manifest ${manifestUrl} is a ${manifest.format} model; this page runs TF.js bundles (tfjs_*)`);
   if (!["alpha", "image"].includes(manifest.output.kind)) throw new Error(`unknown output kind '${manifest.output.kind}'`);
+  inputScale(manifest);
+  outputIndex(manifest);
   const mode = (manifest.inference || {}).mode || "resize";
   if (!["resize", "tile", "pad"].includes(mode)) throw new Error(`unknown inference mode '${mode}'`);
   if (mode !== "resize") tileParams(manifest);
@@ -446,7 +471,13 @@ export class Model {
     const y = tf.tidy(() => {
       const inp = tf.tensor4d(x, [1, h, w, this.channels], "float32");
       let r = this.graph.execute(inp);
-      if (Array.isArray(r)) r = r[0];
+      if (Array.isArray(r)) {
+        const k = outputIndex(this.manifest);
+        if (k >= r.length) throw new Error(`manifest output.index is ${k} but the model has ${r.length} output(s)`);
+        r = r[k];
+      } else if (outputIndex(this.manifest) !== 0) {
+        throw new Error(`manifest output.index is ${outputIndex(this.manifest)} but the model has 1 output`);
+      }
       return r.toFloat();
     });
     try {

@@ -47,13 +47,19 @@ def percentile(xs, q):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgephoto.bench.probe")
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model", help="exported model directory")
+    ap.add_argument("--classical", metavar="TASK",
+                    help="instead of a model: the task's classical method (Task.classical), decode included")
     ap.add_argument("--image", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--engine", default=None)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     a = ap.parse_args(argv)
+    if bool(a.model) == bool(a.classical):
+        ap.error("give exactly one of --model and --classical")
+    if a.classical:
+        return classical_main(a)
     t0 = time.perf_counter()
     from .. import runtime
     try:
@@ -79,6 +85,41 @@ def main(argv=None) -> int:
         "p90_s": percentile(times, 0.9), "load_s": load_s,
         "breakdown_median_s": {k: percentile(v, 0.5) for k, v in parts.items()},
         "rss_after_load_mb": rss_loaded, "peak_rss_mb": peak}))
+    return 0
+
+
+def classical_main(a) -> int:
+    """Time ``Task.classical`` end to end like a model: decode + method; numpy's own threads are
+    whatever the environment allows (the bench runs this with OMP/OpenBLAS/MKL at 1 thread)."""
+    t0 = time.perf_counter()
+    from ..runtime.imageio import read_image
+    from ..tasks import get_task
+    task = get_task(a.classical)
+    load_s = time.perf_counter() - t0
+    rss_loaded = _status_mb()
+
+    def once():
+        t = time.perf_counter()
+        photo = read_image(a.image)
+        t1 = time.perf_counter()
+        task.classical(photo.rgb)
+        t2 = time.perf_counter()
+        return t2 - t, {"decode_s": t1 - t, "infer_s": t2 - t1, "post_s": 0.0}
+
+    for _ in range(a.warmup):
+        once()
+    times, parts = [], {"decode_s": [], "infer_s": [], "post_s": []}
+    for _ in range(a.runs):
+        dt, br = once()
+        times.append(dt)
+        for k in parts:
+            parts[k].append(br[k])
+    print(json.dumps({
+        "engine": "numpy", "threads": a.threads, "runs": len(times),
+        "times_s": [round(x, 5) for x in times], "median_s": percentile(times, 0.5),
+        "p90_s": percentile(times, 0.9), "load_s": load_s,
+        "breakdown_median_s": {k: percentile(v, 0.5) for k, v in parts.items()},
+        "rss_after_load_mb": rss_loaded, "peak_rss_mb": peak_rss_mb()}))
     return 0
 
 

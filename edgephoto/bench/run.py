@@ -24,6 +24,19 @@ LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decod
                 "tile mode: overlapping tiles at full resolution, blended); writing the output excluded; "
                 "median and p90 of timed runs after warm-up, each thread count in a fresh process")
 MEMORY_NOTE = "peak RSS (VmHWM) of a fresh process that loads the model and processes the 1024x1024 photo"
+CLASSICAL_NOTE = ("classical rows (no network, Task.classical) are scored on the same test split and timed "
+                  "end to end on the same 1024x1024 JPEG (decode + method) in a fresh process with numpy "
+                  "limited to 1 thread (OMP/OpenBLAS/MKL_NUM_THREADS=1); size 0 (no model file)")
+ROLE_NOTE = ("role: ours = exported from our checkpoints; peer / teacher = an imported published model "
+             "(edgephoto import), measured exactly like ours but never shipped, so budget verdicts do not "
+             "decide the bench for it; classical = the task's method without a network")
+ROLES = ("ours", "peer", "teacher", "classical")
+
+
+def row_role(m: Dict[str, Any]) -> str:
+    """A manifest's bench role: ``role`` when set (peer / teacher), else ours."""
+    r = str(m.get("role") or "ours").lower()
+    return r if r in ROLES else "ours"
 
 
 
@@ -69,8 +82,10 @@ def find_rows(dist: Path, task: Optional[str]) -> List[Dict[str, Any]]:
             row.update(status="error", error=str(e))
             rows.append(row)
             continue
+        role = row_role(m)
         row.update(task=m["task"], variant=m.get("variant", d.parent.name), format=m["format"],
-                   precision=m["precision"], shipped=bool(m.get("shipped", False)),
+                   precision=m["precision"], role=role,
+                   shipped=bool(m.get("shipped", False)) and role == "ours",
                    size_mb=round(dir_size_mb(d, m), 4), params=m.get("params"),
                    parity=m.get("parity"), manifest_metrics=m.get("metrics"), _manifest=m)
         rows.append(row)
@@ -93,7 +108,7 @@ def failed_export_rows(dist: Path, task: Optional[str], rows: List[Dict[str, Any
         for key, st in status.items():
             if st.get("status") == "failed" and (t, v, key) not in have:
                 fmt, _, prec = key.partition("_")
-                out.append({"task": t, "variant": v, "key": key, "dir": None, "status": "failed",
+                out.append({"task": t, "variant": v, "key": key, "dir": None, "status": "failed", "role": "ours",
                             "format": fmt, "precision": prec, "shipped": (t, v) in shipped,
                             "error": f"export failed: {st.get('reason', '')}", "notes": []})
     return out
@@ -124,11 +139,17 @@ def make_bench_photo(data: Path, task_name: str, out: Path, side: int = 1024) ->
     return out
 
 
-def probe(model_dir: str, image: Path, threads: int, runs: int, warmup: int, timeout: float = 900) -> Dict[str, Any]:
+def probe(model_dir: Optional[str], image: Path, threads: int, runs: int, warmup: int, timeout: float = 900,
+          classical: Optional[str] = None) -> Dict[str, Any]:
+    """Time a model directory (or, with ``classical=TASK``, the task's classical method at 1 numpy
+    thread) in a fresh process."""
     repo = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-m", "edgephoto.bench.probe", "--model", model_dir, "--image", str(image),
+    what = ["--classical", classical] if classical else ["--model", model_dir]
+    if classical:
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "edgephoto.bench.probe", *what, "--image", str(image),
            "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -172,6 +193,65 @@ def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], sp
         targets.append(g)
     out = {k: float(v) for k, v in metric_fn(preds, targets).items()}
     out.update(split=split, images=len(pairs))
+    return out
+
+
+def classical_quality(data: Path, task_name: str, limit: Optional[int], split: str = "test") -> Dict[str, Any]:
+    """``Task.classical`` scored like a model row: same pairs, same reader, same metrics."""
+    from ..runtime.imageio import read_image
+    from ..tasks import get_task
+    task = get_task(task_name)
+    pairs = task.eval_pairs(data, split)
+    if limit:
+        pairs = pairs[:limit]
+    preds, targets = [], []
+    for img, tgt in pairs:
+        g = task.load_target(tgt)
+        p = np.asarray(task.classical(read_image(img, downscale=True).rgb), np.float32)
+        if p.shape[:2] != g.shape[:2]:
+            from ..export.parity import upsample
+            p = upsample(p, g.shape)
+        preds.append(p)
+        targets.append(g)
+    out = {k: float(v) for k, v in task.metrics(preds, targets).items()}
+    out.update(split=split, images=len(pairs))
+    return out
+
+
+def classical_rows(tasks: List[str], data: Path, photos: Dict[str, Path], tmp: Path, runs: int, warmup: int,
+                   limit: Optional[int]) -> List[Dict[str, Any]]:
+    """One row per benched task that defines ``Task.classical`` (e.g. retouch: auto adjustments)."""
+    out = []
+    for name in tasks:
+        t = _task(name)
+        if t is None or not getattr(t, "classical_name", None):
+            continue
+        row: Dict[str, Any] = {"task": name, "variant": t.classical_name, "key": "classical", "dir": None,
+                               "status": "classical", "role": "classical", "format": "classical",
+                               "precision": "-", "shipped": False, "size_mb": 0.0, "params": 0, "macs": None,
+                               "parity": None, "engine": "numpy", "notes": [t.classical_note]}
+        tag = f"{name}/{t.classical_name} (classical)"
+        photo = photos.get(name) or photos.setdefault(name, make_bench_photo(data, name, tmp / f"{name}_1024.jpg"))
+        log(f"{tag}: latency, 1 thread, {warmup}+{runs} runs ...")
+        p = probe(None, photo, 1, runs, warmup, classical=name)
+        if "error" in p:
+            row.update(status="error", error=p["error"])
+            log(f"{tag}: error: {p['error']}")
+            out.append(row)
+            continue
+        row["latency"] = {"threads_1": {k: p[k] for k in ("threads", "median_s", "p90_s", "runs",
+                                                          "breakdown_median_s", "load_s")}}
+        row["peak_mem_mb"] = round(p["peak_rss_mb"], 1)
+        log(f"{tag}: quality on the test split{f' (first {limit})' if limit else ''} ...")
+        try:
+            row["quality"] = classical_quality(data / name if (data / name).is_dir() else data, name, limit)
+        except UserError as e:
+            row["quality"] = None
+            row["notes"].append(f"quality not measured: {e}")
+        q = row.get("quality") or {}
+        pm = primary_metric(name)
+        log(f"{tag}: 1 thread {p['median_s']:.3f} s" + (f", {pm} {q[pm]:.4f}" if pm in q else ""))
+        out.append(row)
     return out
 
 
@@ -307,9 +387,10 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
             pm = primary_metric(row["task"])
             log(f"{tag}: {row['size_mb']:.2f} MB, 1 thread {l1['median_s']:.3f} s, "
                 f"{row['peak_mem_mb']:.0f} MB peak" + (f", {pm} {q[pm]:.4f}" if pm in q else ""))
+        rows += classical_rows(sorted({r["task"] for r in rows}), data, photos, tmp, runs, warmup, limit)
         # MACs of tflite rows: the same network's ONNX count
         for row in rows:
-            if row.get("macs") is None and row["status"] != "error":
+            if row.get("macs") is None and row["status"] not in ("error", "classical"):
                 same = [r.get("macs") for r in rows if r.get("variant") == row["variant"]
                         and r["task"] == row["task"] and r.get("macs")]
                 row["macs"] = same[0] if same else None
@@ -317,6 +398,9 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
         failed_shipped = []
         for row in rows:
             b = resolve(budgets, target, row["task"])
+            if row.get("role") == "classical":   # no model: nothing to judge
+                row["verdict"], row["pass"] = {}, row["status"] != "error"
+                continue
             if row["status"] in ("error", "failed"):
                 row["verdict"], row["pass"] = {}, False
                 # a failed export of a format the device does not run is reported, not a failure
@@ -326,7 +410,7 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
             fp32 = _fp32_reference(rows, row)
             row["verdict"] = verdicts(row, b, fp32)
             row["pass"] = all(x["pass"] for x in row["verdict"].values())
-            if not row["pass"]:
+            if not row["pass"] and row.get("role", "ours") == "ours":   # a peer's verdicts are informative
                 row["status"] = "fail"
                 if row.get("shipped"):
                     missed = [k for k, x in row["verdict"].items() if not x["pass"]]
@@ -340,6 +424,7 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
             "budgets": {t: resolve(budgets, target, t) for t in sorted({r["task"] for r in rows})},
             "dist": str(dist), "data": str(data), "quick": quick, "runs": runs, "warmup": warmup,
             "threads_all": n_all, "latency_note": LATENCY_NOTE, "memory_note": MEMORY_NOTE,
+            "classical_note": CLASSICAL_NOTE, "role_note": ROLE_NOTE,
             "rows": rows,
             "compression_table": compression_table(rows),
             "failed_shipped": failed_shipped, "passed": not failed_shipped,
@@ -386,10 +471,10 @@ def compression_table(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         metrics = shown_metrics(task)
         for label, variant, key, doc_size, doc_loss in (getattr(t, "compression_rows", None) or ()):
             cands = [r for r in rows if r["task"] == task and r.get("variant") == variant and r["key"] == key
-                     and r["status"] != "failed"]
+                     and r["status"] != "failed" and r.get("role", "ours") == "ours"]
             if not cands and key.endswith("fp32"):  # fall back to the other fp32 format
                 cands = [r for r in rows if r["task"] == task and r.get("variant") == variant
-                         and r["key"] == "tflite_fp32"]
+                         and r["key"] == "tflite_fp32" and r.get("role", "ours") == "ours"]
             r = cands[0] if cands else None
             q = (r or {}).get("quality") or {}
             out.append({"task": task, "network": label, "variant": variant, "key": r["key"] if r else key,
@@ -414,11 +499,14 @@ def table_rows(report: Dict[str, Any]) -> List[List[str]]:
         parity = par.get("max_abs") if par.get("max_abs") is not None else par.get("quality_drop")
         shown = " / ".join(f"{m} {_f(q.get(m), '{:.4g}')}" for m in shown_metrics(r["task"])) if q else "-"
         failed = [k for k, v in (r.get("verdict") or {}).items() if not v["pass"]]
+        role = r.get("role", "ours")
         verdict = (f"{r['status']}: " + r.get("error", "")) if r["status"] in ("error", "failed") else \
-            ("pass" if not failed else "FAIL " + ",".join(failed))
+            "-" if role == "classical" else ("pass" if not failed else "FAIL " + ",".join(failed))
+        if role in ("peer", "teacher") and r["status"] not in ("error", "failed"):
+            verdict += " (not judged)"
         out.append([
-            r["task"], r.get("variant", "?") + (" *" if r.get("shipped") else ""), r["key"], r["status"],
-            _f(r.get("size_mb"), "{:.3f}"),
+            r["task"], r.get("variant", "?") + (" *" if r.get("shipped") else ""), r["key"], r["status"], role,
+            "-" if role == "classical" else _f(r.get("size_mb"), "{:.3f}"),
             f"{_f(l1.get('median_s'))}/{_f(l1.get('p90_s'))}" if l1 else "-",
             f"{_f(la.get('median_s'))}/{_f(la.get('p90_s'))}" if la else "-",
             _f(r.get("peak_mem_mb"), "{:.0f}"),
@@ -428,7 +516,7 @@ def table_rows(report: Dict[str, Any]) -> List[List[str]]:
     return out
 
 
-HEADERS = ["task", "variant", "format", "status", "MB", "1 thread med/p90 s", "all threads med/p90 s",
+HEADERS = ["task", "variant", "format", "status", "role", "MB", "1 thread med/p90 s", "all threads med/p90 s",
            "peak MB", "test quality", "parity max", "GMAC", "budgets"]
 
 
@@ -439,6 +527,10 @@ def to_text(report: Dict[str, Any]) -> str:
     lines = [line(HEADERS), line(["-" * x for x in w])] + [line(r) for r in rows]
     lines.append("")
     lines.append(f"latency: {report['latency_note']}; all threads = {report['threads_all']}")
+    if any(r.get("role", "ours") != "ours" for r in report["rows"]):
+        lines.append(report.get("role_note", ROLE_NOTE))
+    if any(r.get("role") == "classical" for r in report["rows"]):
+        lines.append(report.get("classical_note", CLASSICAL_NOTE))
     lines.append(f"target: {report['target']} ({report['budgets_file']}); * = shipped variant")
     ct = report["compression_table"]
     if ct:
@@ -469,7 +561,12 @@ def to_markdown(report: Dict[str, Any]) -> str:
            "them are in the JSON) on the held-out test split, through the runtime, at the ground "
            "truth's resolution. Parity max: from the manifest, the largest absolute difference of the "
            "output vs the PyTorch fp32 model on the parity images (the manifest also holds the mean "
-           "difference and, for quantized rows, each metric's drop). `*` = shipped variant.", ""]
+           "difference and, for quantized rows, each metric's drop). `*` = shipped variant."]
+    if any(r.get("role", "ours") != "ours" for r in report["rows"]):
+        md.append(f"- Role: {report.get('role_note', ROLE_NOTE)}.")
+    if any(r.get("role") == "classical" for r in report["rows"]):
+        md.append(f"- Classical: {report.get('classical_note', CLASSICAL_NOTE)}.")
+    md.append("")
     for task, b in report["budgets"].items():
         md.append(f"- Budgets for `{task}`: " + ", ".join(f"{k} = {v}" for k, v in b.items()))
     for task in sorted({c["task"] for c in report["compression_table"]}):

@@ -16,7 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the ground-truth loss (0..1)")
     p.add_argument("--hint-weight", type=float, default=0.0,
                    help="weight of the side-output (intermediate) hints; 0 disables them")
-    p.add_argument("--teacher", default=None, help="teacher checkpoint (default: runs/<task>/teacher/ckpt.pt)")
+    p.add_argument("--teacher", default=None,
+                   help="teacher checkpoint, or an exported model directory with a manifest.json (e.g. an "
+                        "imported model: dist/<task>/<name>/onnx_fp32), run through the runtime with its own "
+                        "preprocessing (default: runs/<task>/teacher/ckpt.pt)")
     p.add_argument("--arch", default=None, help="student architecture (default: the task's)")
     p.add_argument("--weights", default=None, choices=["starter"],
                    help="skip distillation and ship the committed starter weights")

@@ -2,7 +2,9 @@
 
 The student learns from ``alpha * task loss(ground truth) + (1 - alpha) * T^2 * soft-target loss``
 with the teacher's outputs softened by temperature ``T`` (Hinton et al.); with ``hint_weight`` > 0
-the teacher's intermediate (side) outputs are matched too. One run per temperature, written to
+the teacher's intermediate (side) outputs are matched too. The teacher is a checkpoint or an
+exported model directory (e.g. an imported published model: ``imported_teacher.py``; it gives the
+final output only, so side-output hints have nothing to match). One run per temperature, written to
 ``runs/<task>/student-kd-t<T>/`` so the bench can compare them side by side.
 """
 
@@ -24,8 +26,12 @@ def distill_all(args, temperatures: Sequence[float]) -> Dict[str, Any]:
     from ..train.trainer import train
 
     task = get_task(args.task)
+    from .imported_teacher import is_model_dir
     teacher = Path(args.teacher) if args.teacher else Path(args.runs) / args.task / "teacher" / "ckpt.pt"
-    if not teacher.is_file():
+    if teacher.is_dir() and not is_model_dir(teacher):
+        raise UserError(f"--teacher {teacher} is a folder without a manifest.json (give a checkpoint file or "
+                        f"an exported model directory such as dist/{args.task}/<name>/onnx_fp32)")
+    if not teacher.is_file() and not is_model_dir(teacher):
         raise UserError(f"no teacher checkpoint at {teacher} (run `edgephoto train --role teacher` "
                         f"first, or pass --teacher)")
     results = {}

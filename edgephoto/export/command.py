@@ -82,14 +82,16 @@ def _plan(args):
 
 def mark_shipped(task_dist, shipped: str) -> list:
     """Keep one shipped variant per task: set the flag in the shipped variant's manifests and clear
-    it in the others' (artifacts of an earlier selection stay, as ordinary rows). Returns the
-    directories changed."""
+    it in the others' (artifacts of an earlier selection stay, as ordinary rows; imported models
+    are left alone). Returns the directories changed."""
     import json
 
     from ..runtime.manifest import MANIFEST_NAME, write_json_atomic
     changed = []
     for mf in sorted(task_dist.glob(f"*/*/{MANIFEST_NAME}")):
         m = json.loads(mf.read_text())
+        if m.get("role", "ours") != "ours":   # imported peers / teachers never ship
+            continue
         want = m.get("variant") == shipped
         if bool(m.get("shipped")) != want:
             m["shipped"] = want

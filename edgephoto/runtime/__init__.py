@@ -80,7 +80,8 @@ def find_model(task: str, dist: Union[str, Path] = "dist", format: Optional[str]
     """The model directory a device should use for ``task``.
 
     The shipped variant (manifest ``shipped: true``) first; within it tflite int8, then onnx int8,
-    then fp32 (then fp16), keeping only formats whose engine is installed here.
+    then fp32 (then fp16), keeping only formats whose engine is installed here. Imported models
+    (``role`` peer / teacher) come only after every model of our own.
     """
     found = list_models(task, dist)
     if not found:
@@ -97,7 +98,8 @@ def find_model(task: str, dist: Union[str, Path] = "dist", format: Optional[str]
 
     def key(m):
         fp = f"{m['format']}_{m['precision']}"
-        return (not m.get("shipped", False), PREFERENCE.index(fp) if fp in PREFERENCE else 99,
+        return (not m.get("shipped", False), m.get("role", "ours") not in (None, "ours"),
+                PREFERENCE.index(fp) if fp in PREFERENCE else 99,
                 m.get("variant", ""))
 
     return Path(sorted(runnable, key=key)[0]["_dir"])

@@ -14,17 +14,28 @@ Manifest fields (``version`` 1)::
      "file": "model.tflite", "sha256": "...", "bytes": 312345,
      "shipped": true,                       # the variant the runtime/page use by default
      "input": {"name": "image", "layout": "NHWC", "size": [192, 192], "channels": "RGB",
-               "range": [0, 1], "mean": [...], "std": [...], "dtype": "float32"},
-     "output": {"name": "mask", "kind": "alpha", "range": [0, 1], "channels": 1, "meaning": "..."},
+               "range": [0, 1], "mean": [...], "std": [...], "dtype": "float32",
+               "scale": "255"},                 # optional: "255" (default) or "max"
+     "output": {"name": "mask", "kind": "alpha", "range": [0, 1], "channels": 1, "meaning": "...",
+                "index": 0},                    # optional: which engine output to read (default 0)
      "inference": {"mode": "resize", "resample": "bilinear"},   # or {"mode": "tile", ...}
      "params": 286237, "macs": 1.2e9,
      "parity": {"reference": "torch-fp32", "images": 16, "max_abs": ..., "mean_abs": ...,
                 "mae_drop": ..., "iou_drop": ...},
      "metrics": {"mae": ..., "max_f": ..., "iou": ..., "split": "test", "images": 200},
+     "role": "ours",                            # optional: "ours" (default) | "peer" | "teacher"
      "source": {"checkpoint": "...", "edgephoto": "0.1.0", "created": "ISO time"}}
 
-The runtime feeds ``(pixels/255 - mean) / std`` in ``layout`` at ``size`` and reads the output by
-``output.kind``. Int8 models carry their quantization inside the file; the engine reads it there.
+The runtime feeds ``(pixels * (hi - lo) / d + lo - mean) / std`` in ``layout`` at ``size``, where
+``[lo, hi]`` is ``input.range`` and ``d`` is 255, or with ``input.scale: "max"`` the largest value of
+the whole resized image (rembg's ``x / max(x)``), and reads engine output ``output.index`` as
+``output.kind`` says. Int8 models carry their quantization inside the file; the engine reads it there.
+
+Imported models (``edgephoto import``, :mod:`edgephoto.export.importer`) use the same schema with
+``arch: "imported"``, ``role: "peer"`` (a model to compare against; the bench labels it and never
+treats it as shipped) or ``"teacher"`` (to distill from), ``shipped: false``, ``parity`` against an
+independent run of the original file (``reference`` names it) and ``source``: ``{"file", "package",
+"version", "licence", "sha256" (of the original file), "imported" (ISO time), "edgephoto"}``.
 """
 
 from __future__ import annotations

@@ -2,14 +2,15 @@
 
 Nothing here knows about a particular task. The manifest says:
 
-- ``input``: size, layout, range, mean/std, channel order -> :func:`normalize` / :func:`preprocess`;
+- ``input``: size, layout, range, scale (/255 or /max), mean/std, channel order -> :func:`normalize`
+  / :func:`preprocess`;
 - ``inference.mode``: how a photo of any size becomes model inputs (``MODES``):
   ``resize`` (the whole photo squeezed to the input size, one run; outputs at model resolution) or
   ``tile`` (full resolution, overlapping input-sized tiles blended; ``pad`` is the same function,
   named for models whose input is at least as large as the photo) — see :func:`mode_tile`;
 - ``output.kind``: what the output means and what the user gets (``OUTPUT_KINDS``): ``alpha``
   (a mask upsampled to full resolution plus an RGBA cut-out) or ``image`` (an RGB photo in [0, 1]
-  at full resolution, e.g. the retouch task).
+  at full resolution, e.g. the retouch task); ``output.index`` says which engine output it reads.
 """
 
 from __future__ import annotations
@@ -44,14 +45,28 @@ def _input_hw(manifest: Dict[str, Any]) -> tuple:
     return int(size[0]), int(size[1])
 
 
+SCALES = ("255", "max")
+
+
+def input_scale(manifest: Dict[str, Any]) -> str:
+    """``input.scale``: ``"255"`` (default: pixels / 255) or ``"max"`` (pixels / the image's maximum)."""
+    s = str(manifest["input"].get("scale", "255")).strip().lower()
+    if s not in SCALES:
+        raise ManifestError(f"manifest input.scale must be one of {', '.join(SCALES)}, got {s!r}")
+    return s
+
+
 def normalize(rgb: np.ndarray, manifest: Dict[str, Any]) -> np.ndarray:
     """uint8 HxWx3 -> float32 HxWx3 model values at the same size: ``(x/255 - mean) / std``.
 
     ``input.range`` [lo, hi] maps 0..255 to lo..hi first; ``input.channels`` "BGR" swaps channels.
+    ``input.scale`` "max" divides by the largest value of the whole (resized) image instead of 255
+    (how rembg feeds U2-Net: ``x / max(x)``; an all-black image stays 0).
     """
     inp = manifest["input"]
     lo, hi = inp.get("range", [0.0, 1.0])
-    x = rgb.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
+    div = 255.0 if input_scale(manifest) == "255" else max(float(rgb.max()) if rgb.size else 0.0, 1e-6)
+    x = rgb.astype(np.float32) * np.float32((hi - lo) / div) + np.float32(lo)
     mean = np.asarray(inp.get("mean", [0.0, 0.0, 0.0]), np.float32)
     std = np.asarray(inp.get("std", [1.0, 1.0, 1.0]), np.float32)
     x = (x - mean) / std
@@ -300,6 +315,22 @@ MODES.register("pad", mode_tile)
 
 
 # --------------------------------------------------------------------------------- output kinds
+def output_index(manifest: Dict[str, Any]) -> int:
+    """``output.index``: which engine output the output kind reads (default 0, the first)."""
+    k = manifest["output"].get("index", 0)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ManifestError(f"manifest output.index must be a non-negative integer, got {k!r}")
+    return k
+
+
+def selected_output(model: "Model", raw: List[np.ndarray]) -> np.ndarray:
+    """The engine output named by ``output.index``; one line if the model has fewer outputs."""
+    k = output_index(model.manifest)
+    if k >= len(raw):
+        raise ManifestError(f"manifest output.index is {k} but the model has {len(raw)} output(s)")
+    return raw[k]
+
+
 class Result:
     """What a prediction gives back: named arrays plus how to save them."""
 
@@ -347,7 +378,7 @@ class AlphaOutput:
 
     @staticmethod
     def postprocess(model: "Model", photo: imageio.Photo, raw: List[np.ndarray]) -> Dict[str, np.ndarray]:
-        y = raw[0]
+        y = selected_output(model, raw)
         y = y[0] if y.ndim == 4 else y            # HxWxC
         m = y[..., 0] if y.ndim == 3 else y
         lo, hi = model.manifest["output"].get("range", [0.0, 1.0])
@@ -399,7 +430,7 @@ class ImageOutput:
 
     @staticmethod
     def postprocess(model: "Model", photo: imageio.Photo, raw: List[np.ndarray]) -> Dict[str, np.ndarray]:
-        y = raw[0]
+        y = selected_output(model, raw)
         y = y[0] if y.ndim == 4 else y
         y = y[..., None] if y.ndim == 2 else y                  # HxWxC
         if y.shape[-1] == 1:
@@ -450,6 +481,8 @@ class Model:
         check = getattr(self._mode, "check", None)
         if check is not None:          # a bad manifest fails at load, not at the first photo
             check(manifest)
+        input_scale(manifest)
+        output_index(manifest)
         self.kind = kind
         self.primary_output = getattr(self._kind, "primary", None)
 

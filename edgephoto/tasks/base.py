@@ -113,6 +113,22 @@ class Task:
         """An nn.Module mapping the normalized NCHW input to the final output (what ships)."""
         raise NotImplementedError
 
+    def raw_from_exported(self, y):
+        """Invert the export head: an exported model's output (a torch NCHW tensor in the head's
+        range, e.g. an imported teacher's run through the runtime) -> what ``distill_loss`` expects
+        as the teacher's raw output."""
+        from ..errors import UserError
+        raise UserError(f"task '{self.name}' cannot distill from an exported (imported) teacher: it "
+                        f"defines no raw_from_exported")
+
+    # ---- classical baseline (no network), shown by the bench beside the model rows
+    classical_name = None             # row name, e.g. "auto-adjust"; None: the task has none
+    classical_note = ""               # what it is, for the report
+
+    def classical(self, rgb_u8: np.ndarray) -> np.ndarray:
+        """uint8 HxWx3 photo -> a prediction like the runtime's primary output (same resolution)."""
+        raise NotImplementedError
+
     def predict_for_eval(self, head, rgb_u8: np.ndarray, size: int, target_shape) -> np.ndarray:
         """The export module on one photo -> a numpy prediction at the target's resolution.
 

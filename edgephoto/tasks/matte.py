@@ -72,6 +72,13 @@ class MatteTask(Task):
 
         return MaskHead(model).eval()
 
+    def raw_from_exported(self, y):
+        """Mask probabilities (the export head's sigmoid) -> logits ``log(p / (1 - p))``, p clamped
+        to [1e-4, 1 - 1e-4], so that ``sigmoid(z / T)`` softens them at temperature T."""
+        import torch
+        p = torch.as_tensor(y, dtype=torch.float32).clamp(1e-4, 1.0 - 1e-4)
+        return [torch.log(p / (1.0 - p))]
+
     # ---- metrics
     def metrics(self, preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:
         return mask_metrics(preds, targets)

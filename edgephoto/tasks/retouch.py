@@ -79,6 +79,21 @@ class RetouchTask(Task):
 
         return ImageHead(model).eval()
 
+    def raw_from_exported(self, y):
+        """The retouched image in [0, 1] (the head's ``y * 0.5 + 0.5``, clamped) -> [-1, 1]."""
+        import torch
+        return [torch.as_tensor(y, dtype=torch.float32) * 2.0 - 1.0]
+
+    # the classical baseline: what `edgephoto adjust --brightness auto --contrast auto --color auto` does
+    classical_name = "auto-adjust"
+    classical_note = ("edgephoto.runtime.adjust with brightness, contrast and colour balance all 'auto' "
+                      "(= edgephoto adjust --brightness auto --contrast auto --color auto; no network)")
+
+    def classical(self, rgb_u8):
+        from ..runtime.adjust import adjust
+        out, _ = adjust(rgb_u8, {"brightness": "auto", "contrast": "auto", "color": "auto"})
+        return out.astype(np.float32) / 255.0
+
     def predict_for_eval(self, head, rgb_u8, size, target_shape):
         """Fully convolutional: run on the whole photo at its own size (the model pads itself)."""
         import torch

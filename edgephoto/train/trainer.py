@@ -1,4 +1,5 @@
-"""The trainer: plain supervised training or distillation from a teacher checkpoint.
+"""The trainer: plain supervised training or distillation from a teacher (a checkpoint, or an
+exported / imported model directory run through the runtime: ``compress/imported_teacher.py``).
 
 - Adam with a two-phase step schedule (the U2-Net recipe: lr, then lr/10 for the last third).
 - A checkpoint (model + optimizer + scheduler + step) every ``ckpt_every`` steps and at the end;
@@ -43,7 +44,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     threads: int = 0                    # 0: torch's default
-    teacher: Optional[str] = None       # checkpoint path -> distillation
+    teacher: Optional[str] = None       # checkpoint path or model directory -> distillation
     init: Optional[str] = None          # checkpoint whose weights start a new run (fine-tuning)
     temperature: float = 2.0
     alpha: float = 0.5                  # weight of the ground-truth loss when distilling
@@ -175,9 +176,13 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
 
     teacher = None
     if cfg.teacher:
-        teacher, tstate = load_model(Path(cfg.teacher))
-        for p in teacher.parameters():
-            p.requires_grad_(False)
+        from ..compress.imported_teacher import ImportedTeacher, is_model_dir
+        if is_model_dir(cfg.teacher):   # an exported / imported model directory, run by the runtime
+            teacher = ImportedTeacher(cfg.teacher, task, threads=cfg.threads or None)
+        else:                           # a checkpoint
+            teacher, tstate = load_model(Path(cfg.teacher))
+            for p in teacher.parameters():
+                p.requires_grad_(False)
 
     ddp_model = model
     if world > 1:
