@@ -91,9 +91,9 @@ class ContextRetouchNet(nn.Module):
     photo (2). The photo is usually tiled, but the thumbnail and positions are the whole photo's, so
     every tile gets the same correction a single pass would.
 
-    - global path (low resolution, once per input): the thumbnail, average-pooled back to its grid,
+    - global path (low resolution, once per input): the input average-pooled to the thumbnail's grid,
       through three 3x3 convs (two stride 2) and a mean -> an image code -> FiLM scales and shifts;
-    - pixel path (full resolution, 1x1 convs only): [rgb, position] -> ``width`` -> ``width`` -> 3,
+    - pixel path (full resolution, 1x1 convs only): all 8 channels -> ``width`` -> ``width`` -> 3,
       each hidden layer modulated by the image code; the result is added to the input (zero-initialised
       head: starts as the identity). No spatial kernel at full resolution, so tiles need no overlap.
     """
@@ -104,29 +104,43 @@ class ContextRetouchNet(nn.Module):
             raise ValueError("ContextRetouchNet takes rgb + thumbnail + position (8 channels)")
         self.grid, self.width = grid, width
         self.thumb = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(in_ch, 16, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True))
-        self.code = nn.Sequential(nn.Conv2d(64, code, 1), nn.ReLU(inplace=True), nn.Conv2d(code, 4 * width, 1))
-        nn.init.zeros_(self.code[2].weight)   # FiLM starts neutral
-        nn.init.zeros_(self.code[2].bias)
-        self.px1 = nn.Conv2d(5, width, 1)
+        self.code = nn.Sequential(nn.Conv2d(64, code, 1), nn.ReLU(inplace=True))
+        # FiLM scales and shifts of the two hidden layers; separate convs, not one split (onnx2tf)
+        self.film = nn.ModuleList(nn.Conv2d(code, width, 1) for _ in range(4))
+        for f in self.film:                   # FiLM starts neutral
+            nn.init.zeros_(f.weight)
+            nn.init.zeros_(f.bias)
+        # the global path reads only the thumbnail channels (3-5): the same code for every tile
+        mask = torch.zeros(1, in_ch, 1, 1)
+        mask[:, 3:6] = 1.0
+        self.register_buffer("thumb_mask", mask, persistent=False)
+        self.px1 = nn.Conv2d(in_ch, width, 1)
+        # fixed 1x1 weights pick the photo's RGB for the residual: no channel Slice in the graph,
+        # which onnx2tf mis-converts (it slices the wrong axis after its NCHW -> NHWC transpose)
+        pick = torch.zeros(out_ch, in_ch, 1, 1)
+        pick[torch.arange(out_ch), torch.arange(out_ch)] = 1.0
+        self.register_buffer("pick_rgb", pick, persistent=False)
         self.px2 = nn.Conv2d(width, width, 1)
         self.head = nn.Conv2d(width, out_ch, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rgb, thumb, pos = x[:, :3], x[:, 3:6], x[:, 6:8]
         h, w = x.shape[2:]
         # the thumbnail channels hold grid x grid blocks: pooling by the block size recovers the grid
-        g = F.adaptive_avg_pool2d(thumb, self.grid) if (h % self.grid or w % self.grid) else \
-            F.avg_pool2d(thumb, (h // self.grid, w // self.grid))
-        film = self.code(self.thumb(g).mean(dim=(2, 3), keepdim=True))
-        s1, b1, s2, b2 = torch.split(film, self.width, dim=1)
-        p = F.relu(self.px1(torch.cat([rgb, pos], 1)) * (1 + s1) + b1)
+        # (all channels are pooled and the others masked out: no channel Slice in the graph)
+        g = F.adaptive_avg_pool2d(x, self.grid) if (h % self.grid or w % self.grid) else \
+            F.avg_pool2d(x, (h // self.grid, w // self.grid))
+        code = self.code(self.thumb(g * self.thumb_mask).mean(dim=(2, 3), keepdim=True))
+        s1, b1, s2, b2 = (f(code) for f in self.film)
+        p = F.relu(self.px1(x) * (1 + s1) + b1)
         p = F.relu(self.px2(p) * (1 + s2) + b2)
-        return rgb + self.head(p)
+        # input RGB + head(p) as one conv over [p, x] (the picker's weights beside the head's): TF.js
+        # would fuse "conv + add of a tensor" into a FusedConv2D with a rank-4 bias, which it cannot run
+        return F.conv2d(torch.cat([p, x], 1), torch.cat([self.head.weight, self.pick_rgb], 1), self.head.bias)
 
 
 VARIANTS = {
