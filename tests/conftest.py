@@ -12,6 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# tests never read a developer's fetch cache (sources/): built-in data is the generated scenes, as
+# on CI. Tests of the real-photo recipes point EDGEPHOTO_SOURCES at fixtures or at the real cache.
+REAL_SOURCES = Path(os.environ.get("EDGEPHOTO_SOURCES", ROOT / "sources"))
+os.environ["EDGEPHOTO_SOURCES"] = str(ROOT / "tests" / ".no-sources")
 
 
 @pytest.fixture(scope="session")

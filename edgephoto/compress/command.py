@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     task = get_task(args.task)
     data = Path(args.data or task.default_data_root())
     if args.weights == "starter":
+        from ..data.fallback import eval_data_root
         from ..weights import install_starter
         name = install_starter(args.task, Path(args.runs))
+        data = eval_data_root(task, data)
         select_shipped(args.task, Path(args.runs), data, only=[name])
         return 0
     try:

@@ -192,6 +192,10 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
         fields = task.manifest_fields()
         if fields["inference"].get("mode") == "tile":   # one tile = one model input
             fields["inference"]["tile"] = ctx.size
+            # a model without spatial kernels at full resolution (e.g. retouchnet_ctx) needs no
+            # cross-faded overlap: fewer tiles for the same result
+            if getattr(model, "tile_overlap", None) is not None:
+                fields["inference"]["overlap"] = int(model.tile_overlap)
         for spec in specs:
             t0 = time.time()
             staging = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.key}-", dir=dest_root))

@@ -118,8 +118,12 @@ def run(args) -> int:
 
     task, plan, shipped, selection = _plan(args)
     data = Path(args.data) if args.data else task.default_data_root()
-    if not data.is_dir():
+    # an explicit folder that is missing is an error; the default one (also what `make export` passes)
+    # falls back to a small built-in held-out set
+    if args.data and not data.is_dir() and data != task.default_data_root():
         raise UserError(f"data folder not found: {data} (run `edgephoto data` or pass --data)")
+    from ..data.fallback import eval_data_root
+    data = eval_data_root(task, data)
     required = ship_format(task.name, args.budgets)
     dist_task = Path(args.dist) / task.name
     results = {}     # variant -> {key: ExportResult}

@@ -103,6 +103,7 @@ class ContextRetouchNet(nn.Module):
         if in_ch != 8:
             raise ValueError("ContextRetouchNet takes rgb + thumbnail + position (8 channels)")
         self.grid, self.width = grid, width
+        self.tile_overlap = 0       # 1x1 convs at full resolution: tiles need no cross-fade (export reads it)
         self.thumb = nn.Sequential(
             nn.Conv2d(in_ch, 16, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),

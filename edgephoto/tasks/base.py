@@ -37,6 +37,7 @@ class Task:
     compression_rows: Sequence[Tuple[str, str, str, str, Optional[float]]] = ()
     # model-card text for starter weights: what the built-in data is, and the known limits
     card_data: str = "the task's built-in generated pairs"
+    card_data_real: str = "the task's built-in pairs made from fetched real photographs"
     card_caveat: str = "trained on the built-in data only."
 
     # ---- data

@@ -102,6 +102,10 @@ TASKS.register("matte", MatteTask(
     # the demo trains at 128 px: U2-Net's full-resolution stages make 160 px 1.5x slower per step
     profiles={"demo": {r: dict(size=128) for r in ("teacher", "student", "distill")}},
     card_data="procedural scenes whose masks are exact",
+    card_data_real="1-3 real cut-outs (soft alpha) composited on crops of real photographs, with "
+                   "scale, off-frame placement, occlusion, colour harmonisation, shadows, defocus and "
+                   "noise; plus real photos labelled by the imported U2-Netp where it is confident; split "
+                   "by source file",
     card_caveat="trained on synthetic composites only and not measured on real photographs (no real "
                 "salient-object benchmark can be downloaded here); fine-tune on DUTS for real use (README, "
                 "*Your own dataset*).",

