@@ -88,7 +88,8 @@ demo: setup
 	  || failed="$$failed $$t"; \
 	done; \
 	stage "bench: $(DEMO_TASKS)"; \
-	$(PY) -m edgephoto bench --dist $(DIST) --data data --out $(REPORTS) --quick --limit 25 || failed="$$failed bench"; \
+	$(PY) -m edgephoto bench --dist $(DIST) --data data --out $(REPORTS) --quick --limit 25 \
+	  || { [ $$? -eq 1 ] && echo "make demo: budget misses are marked in the table above ($(REPORTS)/bench.md); the demo's briefly trained models are not judged by them" || failed="$$failed bench"; }; \
 	stage "done: $(REPORTS)/bench.md"; \
 	if [ -n "$$failed" ]; then echo "make demo: failed:$$failed (the reason is printed above)"; exit 1; fi
 

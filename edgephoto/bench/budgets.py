@@ -18,9 +18,9 @@ BUILTIN = {
     "defaults": {"size_mb": 20.0, "latency_s": 25.0, "max_side": 1024, "max_upload_mb": 35.0,
                  "latency_threads": 1, "latency_scale": 1.0},
     "targets": {"default": {}},
-    "tasks": {"matte": {"ship_format": "tflite_int8", "shipped_size_mb": 1.5, "latency_1024_s": 0.3,
+    "tasks": {"matte": {"ship_format": "tflite_int8", "shipped_size_mb": 1.5, "latency_1024_s": 0.15,
                         "int8_quality_rel_loss": 0.10, "peak_mem_mb": 300},
-              "retouch": {"ship_format": "tflite_int8", "shipped_size_mb": 5.0, "latency_1024_s": 2.5,
+              "retouch": {"ship_format": "tflite_int8", "shipped_size_mb": 0.5, "latency_1024_s": 0.5,
                           "int8_quality_rel_loss": 0.10, "peak_mem_mb": 400}},
 }
 

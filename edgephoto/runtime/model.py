@@ -108,22 +108,18 @@ def thumbnail(x: np.ndarray, grid: int) -> np.ndarray:
     Integer block bounds (not a filtered resize) so the JS runtime computes the very same numbers.
     """
     H, W = x.shape[:2]
-    ys = [(i * H) // grid for i in range(grid + 1)]
-    xs = [(j * W) // grid for j in range(grid + 1)]
-    out = np.empty((grid, grid, x.shape[2]), np.float32)
-    csum = np.zeros((H + 1, W + 1, x.shape[2]), np.float64)
-    csum[1:, 1:] = x.astype(np.float64).cumsum(0).cumsum(1)
-    for i in range(grid):
-        y0, y1 = ys[i], max(ys[i + 1], ys[i] + 1)
-        for j in range(grid):
-            x0, x1 = xs[j], max(xs[j + 1], xs[j] + 1)
-            s = csum[y1, x1] - csum[y0, x1] - csum[y1, x0] + csum[y0, x0]
-            out[i, j] = s / ((y1 - y0) * (x1 - x0))
-    return out
+    ys = np.array([(i * H) // grid for i in range(grid + 1)])
+    xs = np.array([(j * W) // grid for j in range(grid + 1)])
+    # reduceat sums [ys[i], ys[i+1]); an empty block (a side shorter than the grid) gets the one
+    # row at ys[i], as the JS twin does
+    rows = np.add.reduceat(x.astype(np.float64), ys[:-1], axis=0)
+    sums = np.add.reduceat(rows, xs[:-1], axis=1)
+    area = np.maximum(np.diff(ys), 1)[:, None] * np.maximum(np.diff(xs), 1)[None, :]
+    return (sums / area[..., None]).astype(np.float32)
 
 
 def context_planes(x_full: np.ndarray, ctx: Dict[str, Any], hw: tuple, top: int = 0, left: int = 0,
-                   full_hw: Optional[tuple] = None) -> np.ndarray:
+                   full_hw: Optional[tuple] = None, cache: Optional[Dict[Any, np.ndarray]] = None) -> np.ndarray:
     """The extra input channels (h x w x k) of an ``hw`` window at (top, left) of a photo.
 
     ``x_full``: the photo's normalized pixels, or its ``grid x grid`` :func:`thumbnail` (computed once
@@ -133,10 +129,13 @@ def context_planes(x_full: np.ndarray, ctx: Dict[str, Any], hw: tuple, top: int 
     planes = []
     if ctx.get("grid"):
         g = int(ctx["grid"])
-        th = x_full if x_full.shape[:2] == (g, g) else thumbnail(x_full, g)
-        ri = (np.arange(h) * g) // h
-        ci = (np.arange(w) * g) // w
-        planes.append(th[ri][:, ci])
+        plane = cache.get(("grid", h, w)) if cache is not None else None
+        if plane is None:   # the same for every tile of a photo: ``cache`` keeps it per window size
+            th = x_full if x_full.shape[:2] == (g, g) else thumbnail(x_full, g)
+            plane = th[(np.arange(h) * g) // h][:, (np.arange(w) * g) // w]
+            if cache is not None:
+                cache[("grid", h, w)] = plane
+        planes.append(plane)
     if ctx.get("position"):
         yy = (2.0 * (np.arange(top, top + h, dtype=np.float32) + 0.5) / H - 1.0).astype(np.float32)
         xx = (2.0 * (np.arange(left, left + w, dtype=np.float32) + 0.5) / W - 1.0).astype(np.float32)
@@ -145,11 +144,12 @@ def context_planes(x_full: np.ndarray, ctx: Dict[str, Any], hw: tuple, top: int 
 
 
 def with_context(x_window: np.ndarray, x_full: np.ndarray, ctx: Optional[Dict[str, Any]], top: int = 0,
-                 left: int = 0, full_hw: Optional[tuple] = None) -> np.ndarray:
+                 left: int = 0, full_hw: Optional[tuple] = None,
+                 cache: Optional[Dict[Any, np.ndarray]] = None) -> np.ndarray:
     """``x_window`` (hxwx3, normalized) with the context channels appended (unchanged without context)."""
     if not ctx:
         return x_window
-    extra = context_planes(x_full, ctx, x_window.shape[:2], top, left, full_hw)
+    extra = context_planes(x_full, ctx, x_window.shape[:2], top, left, full_hw, cache)
     return np.ascontiguousarray(np.concatenate([x_window, extra], -1), np.float32)
 
 
@@ -284,6 +284,7 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     H, W = x.shape[:2]
     ctx = context_spec(model.manifest)
     thumb = thumbnail(x, int(ctx["grid"])) if ctx and ctx.get("grid") else x
+    planes: Dict[Any, np.ndarray] = {}
     x, top = _pad_axis(x, 0, th)
     x, left = _pad_axis(x, 1, tw)
     PH, PW = x.shape[:2]
@@ -295,7 +296,7 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
         for x0, wx in zip(xs, wxs):
             win = x[y0:y0 + th, x0:x0 + tw]
             if ctx:   # positions are in the photo's own frame (padding lies outside [-1, 1])
-                win = with_context(win, thumb, ctx, y0 - top, x0 - left, (H, W))
+                win = with_context(win, thumb, ctx, y0 - top, x0 - left, (H, W), planes)
             outs = model.engine.run(np.ascontiguousarray(win[None]))
             w = np.outer(wy, wx)
             for k, o in enumerate(outs):
