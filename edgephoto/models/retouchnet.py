@@ -118,6 +118,9 @@ class ContextRetouchNet(nn.Module):
         mask = torch.zeros(1, in_ch, 1, 1)
         mask[:, 3:6] = 1.0
         self.register_buffer("thumb_mask", mask, persistent=False)
+        # ... and the pixel path only rgb + position: where a thumbnail cell lands in a tile depends
+        # on the tile, so per-pixel use of those channels would make tiling change the answer
+        self.register_buffer("pixel_mask", 1.0 - mask, persistent=False)
         self.px1 = nn.Conv2d(in_ch, width, 1)
         # fixed 1x1 weights pick the photo's RGB for the residual: no channel Slice in the graph,
         # which onnx2tf mis-converts (it slices the wrong axis after its NCHW -> NHWC transpose)
@@ -137,7 +140,7 @@ class ContextRetouchNet(nn.Module):
             F.avg_pool2d(x, (h // self.grid, w // self.grid))
         code = self.code(self.thumb(g * self.thumb_mask).mean(dim=(2, 3), keepdim=True))
         s1, b1, s2, b2 = (f(code) for f in self.film)
-        p = F.relu(self.px1(x) * (1 + s1) + b1)
+        p = F.relu(self.px1(x * self.pixel_mask) * (1 + s1) + b1)
         p = F.relu(self.px2(p) * (1 + s2) + b2)
         # input RGB + head(p) as one conv over [p, x] (the picker's weights beside the head's): TF.js
         # would fuse "conv + add of a tensor" into a FusedConv2D with a rank-4 bias, which it cannot run
