@@ -1,7 +1,11 @@
-"""The committed starter weights: a quality floor in PyTorch, and through int8 TFLite + the runtime.
+"""The committed starter weights: quality floors in PyTorch, and through int8 TFLite + the runtime.
 
-The test split here is regenerated from the built-in generator (seed 0), i.e. the first images of
-the same test split the model card reports on.
+The starters are trained on the real-photo datasets (``make fetch``). Two test splits:
+
+- the first test images of the real-photo recipe, regenerated from the developer's fetch cache
+  (what the model cards and the bench report); skipped where nothing was fetched, e.g. on CI;
+- the generated scenes (seed 0), which every machine can regenerate: off the starters' domain, so
+  their floors are lower, but they catch a broken or swapped weights file anywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +20,45 @@ from edgephoto.weights import starter_path
 STARTER = starter_path("matte")
 pytestmark = pytest.mark.skipif(not STARTER.is_file(), reason="no starter weights committed")
 N_TEST = 40
+MAE_REAL_FLOOR = 0.16              # measured 0.132 on these 40 (0.139 on the 300 of the model card)
+MAE_GENERATED_FLOOR = 0.085       # measured 0.068 (the previous, generated-scene starter: 0.034)
+MAXF_GENERATED_FLOOR = 0.80       # measured 0.847
+
+
+def real_test_split(tmp_path_factory, recipe: str) -> Path:
+    """``N_TEST`` test pairs of ``edgephoto.data.<recipe>`` from the real fetch cache, or a skip."""
+    import importlib
+
+    from conftest import REAL_SOURCES
+    if not (REAL_SOURCES / "index.json").is_file():
+        pytest.skip(f"no fetched real photos in {REAL_SOURCES}/ (make fetch)")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEPHOTO_SOURCES", str(REAL_SOURCES))
+    try:
+        mod = importlib.import_module(f"edgephoto.data.{recipe}")
+        if not mod.available():
+            pytest.skip("the fetch cache holds no real photos / cut-outs")
+        root = tmp_path_factory.mktemp(f"starter_{recipe}")
+        mod.generate(root, seed=0, sizes={"train": 0, "val": 0, "test": N_TEST})
+    finally:
+        mp.undo()
+    return root
+
+
+@pytest.fixture(scope="module")
+def real_matte_test_split(tmp_path_factory) -> Path:
+    return real_test_split(tmp_path_factory, "real_matte")
+
+
+def test_starter_on_real_composites(real_matte_test_split):
+    """The real test split (cut-outs and photos never seen in training)."""
+    from edgephoto.tasks import get_task
+    from edgephoto.train.checkpoint import load_model
+    from edgephoto.train.evaluate import evaluate
+
+    model, state = load_model(STARTER)
+    m = evaluate(model, get_task("matte"), real_matte_test_split, "test", state["input_size"])
+    assert m["mae"] <= MAE_REAL_FLOOR, m
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +76,8 @@ def test_starter_meets_quality_floor(builtin_test_split):
 
     model, state = load_model(STARTER)
     m = evaluate(model, get_task("matte"), builtin_test_split, "test", state["input_size"])
-    assert m["mae"] <= 0.05, m
-    assert m["max_f"] >= 0.85, m
+    assert m["mae"] <= MAE_GENERATED_FLOOR, m
+    assert m["max_f"] >= MAXF_GENERATED_FLOOR, m
 
 
 def test_starter_int8_tflite_through_runtime(builtin_test_split, tmp_path):
@@ -56,7 +99,7 @@ def test_starter_int8_tflite_through_runtime(builtin_test_split, tmp_path):
         preds = [model.predict(ip).mask for ip, _ in pairs]
         targets = [task.load_target(tp) for _, tp in pairs]
         maes[r.key] = mask_metrics(preds, targets)["mae"]
-    assert maes["tflite_int8"] <= 0.05, maes
+    assert maes["tflite_int8"] <= MAE_GENERATED_FLOOR, maes
     # int8 may lose at most 10% relative MAE against the fp32 model it came from
     assert maes["tflite_int8"] <= 1.10 * maes["onnx_fp32"] + 1e-3, maes
     manifest = runtime.load_manifest(results[1].dir)
@@ -93,22 +136,7 @@ def test_retouch_starter_beats_identity_on_generated_scenes(retouch_test_split):
 
 @pytest.fixture(scope="module")
 def real_retouch_test_split(tmp_path_factory):
-    """The first test pairs of the real-photo recipe, from the developer's fetch cache (skipped
-    where `make fetch` has not run, e.g. on CI)."""
-    from conftest import REAL_SOURCES
-    if not (REAL_SOURCES / "index.json").is_file():
-        pytest.skip(f"no fetched real photos in {REAL_SOURCES}/ (make fetch)")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("EDGEPHOTO_SOURCES", str(REAL_SOURCES))
-    try:
-        from edgephoto.data import real_retouch
-        if not real_retouch.available():
-            pytest.skip("the fetch cache holds no real photos")
-        root = tmp_path_factory.mktemp("starter_retouch_real")
-        real_retouch.generate(root, seed=0, sizes={"train": 0, "val": 0, "test": N_TEST})
-    finally:
-        mp.undo()
-    return root
+    return real_test_split(tmp_path_factory, "real_retouch")
 
 
 @pytest.mark.skipif(not RETOUCH.is_file(), reason="no retouch starter weights committed")
