@@ -16,11 +16,17 @@ from edgephoto.models import pix2pixhd, retouchnet, u2net
 
 FAMILIES = {**{n: "u2net" for n in u2net.VARIANTS}, **{n: "generator" for n in pix2pixhd.VARIANTS},
             **{n: "generator" for n in retouchnet.VARIANTS},
+            **{n: "generator" for n in retouchnet.CONTEXT_VARIANTS},
             **{n: "discriminator" for n in pix2pixhd.DISCRIMINATORS}}
 
 
 def test_every_registered_arch_has_a_test_family():
     assert sorted(FAMILIES) == sorted(ARCHS.names())
+
+
+def _in_channels(model) -> int:
+    """What the first convolution reads: 3 (RGB), 8 (RGB + global context), 6 / 11 (discriminators)."""
+    return next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).in_channels
 
 
 def _assert_all_grads(model, skip=()):
@@ -41,14 +47,14 @@ def test_forward_backward_every_arch(name):
         assert all(o.shape == (2, 1, 64, 64) for o in outs)
         loss = sum(torch.nn.functional.binary_cross_entropy_with_logits(o, torch.ones_like(o)) for o in outs)
         skip = ()
-    elif family == "generator":   # image in [-1, 1] -> image of the same size
-        x = torch.rand(2, 3, 48, 40) * 2 - 1
+    elif family == "generator":   # image in [-1, 1] (+ context channels) -> RGB image of the same size
+        x = torch.rand(2, _in_channels(model), 48, 40) * 2 - 1
         y = model(x)
-        assert y.shape == x.shape
-        loss = (y - x.flip(3)).abs().mean()
+        assert y.shape == (2, 3, 48, 40)
+        loss = (y - x[:, :3].flip(3)).abs().mean()
         skip = ("g1_head",)       # used only in pix2pixHD's "global" phase (tested below)
     else:                          # multi-scale discriminator on concat(input, image)
-        feats = model(torch.rand(2, 6, 64, 64))
+        feats = model(torch.rand(2, _in_channels(model), 64, 64))
         loss = sum(scale[-1].mean() for scale in feats)
         skip = ()
     loss.backward()

@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="auto",
                    help="which built-in recipe: auto (real photos from `edgephoto fetch` when the cache "
                         "has them, else generated scenes), or a recipe name, e.g. real / generated")
+    p.add_argument("--pseudo-labels", default=None, metavar="MODEL_DIR",
+                   help="also label the training photos with this exported or imported model (e.g. "
+                        "dist/matte/u2netp/onnx_fp32) and keep its confident masks (recipes that support it)")
     p.set_defaults(func=run)
 
 
@@ -36,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: no fetched real photos in {real_sources_root()}/ (run `make fetch`): "
               f"{args.task} data falls back to {source} scenes, which do not predict quality on photos")
     print(f"data {args.task}: built-in source '{source}' ({recipe.__name__})")
+    label = getattr(recipe, "pseudo_label_photos", None)
+    if args.pseudo_labels and label is None:
+        from ..errors import UserError
+        raise UserError(f"the '{source}' data of task {args.task} takes no pseudo-labels (--pseudo-labels)")
     sizes = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in recipe.SPLIT_SIZES.items()}
     bars = {}
 
@@ -46,4 +53,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     written = task.generate_builtin(out, seed=args.seed, sizes=sizes, progress=progress, source=source)
     print(f"wrote {sum(written.values())} samples {written} to {out} in {time.time() - t0:.0f}s")
+    if args.pseudo_labels:
+        from .. import runtime
+        teacher = runtime.load(args.pseudo_labels)
+        n = label(out, lambda rgb: teacher.predict(rgb).outputs[teacher.primary_output], progress=progress)
+        print(f"pseudo-labels: kept {n} training photos labelled by {args.pseudo_labels}")
     return 0

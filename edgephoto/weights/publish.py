@@ -17,9 +17,11 @@ from . import WEIGHTS_DIR, starter_path
 
 REPRODUCE = {
     "matte": "make fetch                                   # real photos + cut-outs (cached in sources/)\n"
-             "edgephoto data --task matte --out data/matte-real   # composites; U2-Netp pseudo-labels: see README\n"
+             "edgephoto import sources/models/u2netp/u2netp.onnx --task matte --name u2netp\n"
+             "edgephoto data --task matte --out data/matte-real --pseudo-labels dist/matte/u2netp/onnx_fp32\n"
+             "git show 4fabfc3:edgephoto/weights/matte-student.pt > prev.pt   # the generated-scene starter\n"
              "edgephoto train --task matte --role student --profile starter --data data/matte-real \\\n"
-             "    --runs real_runs --size 192 --batch 8 --lr 1e-3 --steps 2600 --init <previous starter .pt>\n"
+             "    --runs real_runs --size 192 --batch 8 --lr 1e-3 --steps 2600 --init prev.pt\n"
              "python -m edgephoto.weights.publish real_runs/matte/student/ckpt.pt --task matte --data data/matte-real",
     "retouch": "make fetch                                   # real photos (cached in sources/)\n"
                "edgephoto data --task retouch --out data/retouch-real\n"
