@@ -41,10 +41,9 @@ def preprocess(path: Path, size: int, mean: Sequence[float], std: Sequence[float
     """One image -> float32 HWC normalized array at ``size x size`` (the runtime's resize mode),
     plus the global-context channels of models that take them (``input.context``)."""
     from ..data.folders import load_rgb, normalize
-    from ..runtime.model import with_context
+    from ..runtime.model import whole_with_context
 
-    x = normalize(load_rgb(path, (size, size)), mean, std)
-    return with_context(x, x, context)
+    return whole_with_context(normalize(load_rgb(path, (size, size)), mean, std), context)
 
 
 @dataclass

@@ -32,7 +32,7 @@ MIN_SIDE = 160
 def clean_photo(seed: int, split: str, index: int) -> np.ndarray:
     """A crop (50-100% of each side) of one of the split's photos, long side <= LONG_SIDE, uint8."""
     rng = _rng(seed, split, index)
-    photos = [f for f in _split_files("photo", split)]
+    photos = _split_files("photo", split)
     ph = _photo(str(photos[int(rng.integers(len(photos)))].path))
     h, w = ph.shape[:2]
     ch, cw = max(MIN_SIDE, int(h * rng.uniform(0.5, 1.0))), max(MIN_SIDE, int(w * rng.uniform(0.5, 1.0)))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..runtime.model import thumbnail, with_context
+from ..runtime.model import photo_thumbnail, whole_with_context, with_context
 from .folders import PairFolder, load_gray, load_rgb, normalize
 
 
@@ -16,8 +16,10 @@ def to_input_tensor(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[flo
                     context: Optional[Dict[str, Any]] = None) -> torch.Tensor:
     """uint8 HxWx3 (a whole photo) -> normalized CxHxW, with the global-context planes when
     ``context`` is given (the runtime's own :func:`~edgephoto.runtime.model.with_context`)."""
-    x = normalize(rgb_u8, mean, std)
-    x = with_context(x, x, context)
+    return _chw(whole_with_context(normalize(rgb_u8, mean, std), context))
+
+
+def _chw(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
 
@@ -102,15 +104,14 @@ class ImagePairDataset(SeededAugment, Dataset):
             if rng.random() < 0.5:
                 img, tgt = img[:, ::-1], tgt[:, ::-1]
                 x = w - s - x
-            if self.context:
+            if self.context:   # the crop sees the whole photo's thumbnail and its place in it, as a tile does
                 full = normalize(np.ascontiguousarray(img), self.mean, self.std)
-                thumb = thumbnail(full, int(self.context["grid"])) if self.context.get("grid") else full
-                xin = with_context(full[y:y + s, x:x + s], thumb, self.context, int(y), int(x), (h, w))
-                tgt = tgt[y:y + s, x:x + s]
-                return (torch.from_numpy(np.ascontiguousarray(xin.transpose(2, 0, 1))),
-                        to_input_tensor(np.ascontiguousarray(tgt), self.mean, self.std))
-            img, tgt = img[y:y + s, x:x + s], tgt[y:y + s, x:x + s]
+                xin = with_context(full[y:y + s, x:x + s], photo_thumbnail(full, self.context), self.context,
+                                   int(y), int(x), (h, w))
+            else:
+                xin = normalize(np.ascontiguousarray(img[y:y + s, x:x + s]), self.mean, self.std)
+            tgt = tgt[y:y + s, x:x + s]
         else:
             img, tgt = load_rgb(ip, (s, s)), load_rgb(tp, (s, s))
-        return (to_input_tensor(np.ascontiguousarray(img), self.mean, self.std, self.context),
-                to_input_tensor(np.ascontiguousarray(tgt), self.mean, self.std))
+            xin = whole_with_context(normalize(img, self.mean, self.std), self.context)
+        return _chw(xin), to_input_tensor(np.ascontiguousarray(tgt), self.mean, self.std)

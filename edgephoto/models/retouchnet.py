@@ -93,7 +93,7 @@ class ContextRetouchNet(nn.Module):
 
     - global path (low resolution, once per input): the input average-pooled to the thumbnail's grid,
       through three 3x3 convs (two stride 2) and a mean -> an image code -> FiLM scales and shifts;
-    - pixel path (full resolution, 1x1 convs only): all 8 channels -> ``width`` -> ``width`` -> 3,
+    - pixel path (full resolution, 1x1 convs only): rgb + position -> ``width`` -> ``width`` -> 3,
       each hidden layer modulated by the image code; the result is added to the input (zero-initialised
       head: starts as the identity). No spatial kernel at full resolution, so tiles need no overlap.
     """

@@ -118,21 +118,30 @@ def thumbnail(x: np.ndarray, grid: int) -> np.ndarray:
     return (sums / area[..., None]).astype(np.float32)
 
 
-def context_planes(x_full: np.ndarray, ctx: Dict[str, Any], hw: tuple, top: int = 0, left: int = 0,
-                   full_hw: Optional[tuple] = None, cache: Optional[Dict[Any, np.ndarray]] = None) -> np.ndarray:
-    """The extra input channels (h x w x k) of an ``hw`` window at (top, left) of a photo.
+def context_channels(ctx: Optional[Dict[str, Any]]) -> int:
+    """How many channels ``input.context`` adds after RGB: 3 for the thumbnail, 2 for the position."""
+    ctx = ctx or {}
+    return (3 if ctx.get("grid") else 0) + (2 if ctx.get("position") else 0)
 
-    ``x_full``: the photo's normalized pixels, or its ``grid x grid`` :func:`thumbnail` (computed once
-    per photo by the caller); ``full_hw``: the photo's size when ``x_full`` is the thumbnail."""
+
+def photo_thumbnail(x_full: np.ndarray, ctx: Optional[Dict[str, Any]]) -> Optional[np.ndarray]:
+    """The photo's ``grid x grid`` :func:`thumbnail` (normalized pixels in), once per photo; None
+    when the context has no grid."""
+    return thumbnail(x_full, int(ctx["grid"])) if ctx and ctx.get("grid") else None
+
+
+def context_planes(thumb: Optional[np.ndarray], ctx: Dict[str, Any], hw: tuple, top: int, left: int,
+                   full_hw: tuple, cache: Optional[Dict[Any, np.ndarray]] = None) -> np.ndarray:
+    """The extra input channels (h x w x k) of an ``hw`` window at (top, left) of a ``full_hw`` photo
+    whose :func:`photo_thumbnail` is ``thumb``."""
     h, w = hw
-    H, W = full_hw or x_full.shape[:2]
+    H, W = full_hw
     planes = []
     if ctx.get("grid"):
         g = int(ctx["grid"])
         plane = cache.get(("grid", h, w)) if cache is not None else None
         if plane is None:   # the same for every tile of a photo: ``cache`` keeps it per window size
-            th = x_full if x_full.shape[:2] == (g, g) else thumbnail(x_full, g)
-            plane = th[(np.arange(h) * g) // h][:, (np.arange(w) * g) // w]
+            plane = thumb[(np.arange(h) * g) // h][:, (np.arange(w) * g) // w]
             if cache is not None:
                 cache[("grid", h, w)] = plane
         planes.append(plane)
@@ -143,14 +152,21 @@ def context_planes(x_full: np.ndarray, ctx: Dict[str, Any], hw: tuple, top: int 
     return np.concatenate(planes, -1).astype(np.float32)
 
 
-def with_context(x_window: np.ndarray, x_full: np.ndarray, ctx: Optional[Dict[str, Any]], top: int = 0,
-                 left: int = 0, full_hw: Optional[tuple] = None,
+def with_context(x_window: np.ndarray, thumb: Optional[np.ndarray], ctx: Optional[Dict[str, Any]],
+                 top: int = 0, left: int = 0, full_hw: Optional[tuple] = None,
                  cache: Optional[Dict[Any, np.ndarray]] = None) -> np.ndarray:
-    """``x_window`` (hxwx3, normalized) with the context channels appended (unchanged without context)."""
+    """``x_window`` (hxwx3, normalized) with the context channels appended (unchanged without context).
+
+    ``full_hw`` (default: the window's own size) is the size of the photo the positions refer to."""
     if not ctx:
         return x_window
-    extra = context_planes(x_full, ctx, x_window.shape[:2], top, left, full_hw, cache)
+    extra = context_planes(thumb, ctx, x_window.shape[:2], top, left, full_hw or x_window.shape[:2], cache)
     return np.ascontiguousarray(np.concatenate([x_window, extra], -1), np.float32)
+
+
+def whole_with_context(x: np.ndarray, ctx: Optional[Dict[str, Any]]) -> np.ndarray:
+    """A whole photo's normalized pixels as one model input: the photo is its own window."""
+    return with_context(x, photo_thumbnail(x, ctx), ctx)
 
 
 def resize_map(a: np.ndarray, hw: tuple) -> np.ndarray:
@@ -174,10 +190,8 @@ def mode_resize(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     """Resize the whole photo to the model's input, run once; outputs stay at model resolution."""
     x = preprocess(photo.rgb, model.manifest)
     ctx = context_spec(model.manifest)
-    if ctx:
-        full = normalize(photo.rgb, model.manifest)
-        thumb = thumbnail(full, int(ctx["grid"])) if ctx.get("grid") else full
-        x = with_context(x[0], thumb, ctx, full_hw=x.shape[1:3])[None]
+    if ctx:   # the thumbnail of the photo itself, not of its resized copy
+        x = with_context(x[0], photo_thumbnail(normalize(photo.rgb, model.manifest), ctx), ctx)[None]
     return model.engine.run(x)
 
 
@@ -283,7 +297,7 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     x = normalize(photo.rgb, model.manifest)
     H, W = x.shape[:2]
     ctx = context_spec(model.manifest)
-    thumb = thumbnail(x, int(ctx["grid"])) if ctx and ctx.get("grid") else x
+    thumb = photo_thumbnail(x, ctx)
     planes: Dict[Any, np.ndarray] = {}
     x, top = _pad_axis(x, 0, th)
     x, left = _pad_axis(x, 1, tw)

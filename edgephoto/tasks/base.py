@@ -90,8 +90,8 @@ class Task:
     @property
     def input_channels(self) -> int:
         """Channels of the model input: RGB plus the context planes (3 thumbnail + 2 position)."""
-        c = self.input_context or {}
-        return 3 + (3 if c.get("grid") else 0) + (2 if c.get("position") else 0)
+        from ..runtime.model import context_channels
+        return 3 + context_channels(self.input_context)
 
     def model_input(self, rgb_u8: np.ndarray):
         """One whole photo (uint8 HxWx3) -> the normalized 1xCxHxW tensor a model of this task takes."""
