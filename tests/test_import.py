@@ -275,6 +275,9 @@ def test_imported_teacher_gives_logits_of_the_runtime_mask(imported, work):
     x = torch.stack([to_input_tensor(a, task.mean, task.std) for a in rgbs])
     teacher = ImportedTeacher(imported.dir, task, threads=1)
     assert np.array_equal(teacher.to_uint8(x), np.stack(rgbs))        # the batch maps back exactly
+    ctx = {"grid": 16, "position": True}                               # a task input with global context
+    x8 = torch.stack([to_input_tensor(a, task.mean, task.std, ctx) for a in rgbs])
+    assert x8.shape[1] == 8 and np.array_equal(teacher.to_uint8(x8), np.stack(rgbs))
     with torch.no_grad():
         z = teacher(x)[0]
     assert z.shape == (2, 1, 48, 48)

@@ -59,7 +59,9 @@ class ImportedTeacher:
     def to_uint8(self, x) -> np.ndarray:
         """The student's normalized NCHW batch -> uint8 NHWC RGB (inverse of the task's mean/std)."""
         a = x.detach().cpu().numpy().astype(np.float32) if hasattr(x, "detach") else np.asarray(x, np.float32)
-        rgb = (a * self.std + self.mean) * 255.0
+        # tasks with global context carry more channels after RGB (input.context): the teacher gets
+        # the photo's pixels and its own manifest's preprocessing
+        rgb = (a[:, :3] * self.std + self.mean) * 255.0
         return np.clip(np.rint(rgb), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
     def predict_batch(self, x) -> np.ndarray:
