@@ -26,7 +26,6 @@ Deterministic: sample ``i`` of a split depends only on ``(seed, split, i)``.
 
 from __future__ import annotations
 
-import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -34,33 +33,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .real_sources import SourceFile, real_sources
+from .real_sources import load_photo, real_sources, sample_rng, split_files
 
 SPLIT_SIZES = {"train": 3000, "val": 100, "test": 300}
 SIDE = 320                      # composites are SIDE x SIDE .. 1.25 SIDE (random aspect)
-_CACHE_SIDE = 768               # backgrounds are decoded at most this large (JPEG draft mode)
-
-
-def _rng(seed: int, split: str, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32(split.encode()), index, 31])
-
-
-def _split_files(kind: str, split: str) -> List[SourceFile]:
-    files = real_sources(kind, split)
-    if not files and split != "train":       # tiny caches (tests): fall back, never crash
-        files = real_sources(kind, "train")
-    return files
-
-
-@lru_cache(maxsize=64)
-def _photo(path: str) -> np.ndarray:
-    with Image.open(path) as im:
-        im.draft("RGB", (_CACHE_SIDE, _CACHE_SIDE))
-        im = im.convert("RGB")
-        if max(im.size) > 2 * _CACHE_SIDE:
-            k = 2 * _CACHE_SIDE / max(im.size)
-            im = im.resize((max(1, round(im.size[0] * k)), max(1, round(im.size[1] * k))), Image.BILINEAR)
-        return np.asarray(im)
 
 
 @lru_cache(maxsize=256)
@@ -161,11 +137,11 @@ def compose(rng, bg: np.ndarray, cutouts: List[np.ndarray]) -> Tuple[np.ndarray,
 
 def make_sample(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarray]:
     """One (image uint8 HxWx3, mask uint8 HxW) composite of the split's own photos and cut-outs."""
-    rng = _rng(seed, split, index)
-    photos, cutouts = _split_files("photo", split), _split_files("cutout", split)
+    rng = sample_rng(seed, split, index)
+    photos, cutouts = split_files("photo", split), split_files("cutout", split)
     h = SIDE
     w = int(SIDE * rng.choice([0.8, 1.0, 1.0, 1.25]))
-    bg = _background(rng, _photo(str(photos[int(rng.integers(len(photos)))].path)), h, w)
+    bg = _background(rng, load_photo(str(photos[int(rng.integers(len(photos)))].path)), h, w)
     n = int(rng.choice([1, 1, 1, 2, 2, 3]))
     cuts = [_cutout(str(cutouts[int(rng.integers(len(cutouts)))].path)) for _ in range(n)]
     img, mask = compose(rng, bg, cuts)
@@ -201,7 +177,7 @@ def pseudo_label_photos(root: Path, teacher: Callable[[np.ndarray], np.ndarray],
         if ip.exists() and mp.exists():
             kept += 1
         else:
-            rgb = _photo(str(f.path))
+            rgb = load_photo(str(f.path))
             k = 480 / max(rgb.shape[:2])
             if k < 1:
                 rgb = np.asarray(Image.fromarray(rgb).resize(
@@ -226,6 +202,6 @@ def generate(root: Path, seed: int = 0, sizes: Optional[Dict[str, int]] = None,
     sizes = dict(SPLIT_SIZES if sizes is None else sizes)
     for kind in ("photo", "cutout"):             # hash the sources once, before the workers fork
         real_sources(kind)
-    write_manifest(root, {s: _split_files("photo", s) + _split_files("cutout", s) for s in sizes})
+    write_manifest(root, {s: real_sources("photo", s) + real_sources("cutout", s) for s in sizes})
     return write_pairs(root, make_sample, sizes, ("images", "masks"), seed=seed, progress=progress,
                        workers=workers)

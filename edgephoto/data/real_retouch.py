@@ -20,8 +20,7 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .real_matte import _photo, _rng, _split_files
-from .real_sources import real_sources
+from .real_sources import load_photo, real_sources, sample_rng, split_files
 from .synthetic_retouch import degrade
 
 SPLIT_SIZES = {"train": 2000, "val": 100, "test": 200}
@@ -31,9 +30,9 @@ MIN_SIDE = 160
 
 def clean_photo(seed: int, split: str, index: int) -> np.ndarray:
     """A crop (50-100% of each side) of one of the split's photos, long side <= LONG_SIDE, uint8."""
-    rng = _rng(seed, split, index)
-    photos = _split_files("photo", split)
-    ph = _photo(str(photos[int(rng.integers(len(photos)))].path))
+    rng = sample_rng(seed, split, index)
+    photos = split_files("photo", split)
+    ph = load_photo(str(photos[int(rng.integers(len(photos)))].path))
     h, w = ph.shape[:2]
     ch, cw = max(MIN_SIDE, int(h * rng.uniform(0.5, 1.0))), max(MIN_SIDE, int(w * rng.uniform(0.5, 1.0)))
     ch, cw = min(ch, h), min(cw, w)
@@ -50,7 +49,7 @@ def clean_photo(seed: int, split: str, index: int) -> np.ndarray:
 def make_pair(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarray]:
     """(degraded input, clean target), uint8 HxWx3 of the same size."""
     target = clean_photo(seed, split, index)
-    inp, _ = degrade(target, _rng(seed + 1, split, index + 100003))
+    inp, _ = degrade(target, sample_rng(seed + 1, split, index + 100003))
     return inp, target
 
 
@@ -66,6 +65,6 @@ def generate(root: Path, seed: int = 0, sizes: Optional[Dict[str, int]] = None,
     from .real_sources import write_manifest
     sizes = dict(SPLIT_SIZES if sizes is None else sizes)
     real_sources("photo")                        # hash the sources once, before the workers fork
-    write_manifest(root, {s: _split_files("photo", s) for s in sizes})
+    write_manifest(root, {s: real_sources("photo", s) for s in sizes})
     return write_pairs(root, make_pair, sizes, ("inputs", "targets"), seed=seed, progress=progress,
                        workers=workers)

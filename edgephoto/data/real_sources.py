@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -109,6 +110,37 @@ def real_sources(kind: str, split: Optional[str] = None, root: Optional[Path] = 
     """Kept fetched files of ``kind`` ("photo" / "cutout"), optionally of one split."""
     files = _load(str(root or sources_root()))
     return [f for f in files if f.kind == kind and (split is None or f.split == split)]
+
+
+def split_files(kind: str, split: str) -> List[SourceFile]:
+    """The split's own files of ``kind``; one clear error when it has none (never borrow another
+    split's files: that would put training sources into the test split)."""
+    files = real_sources(kind, split)
+    if not files:
+        from ..errors import UserError
+        raise UserError(f"the fetch cache {sources_root()}/ has no {kind} in the '{split}' split "
+                        f"({len(real_sources(kind))} in all): fetch more sources (`make fetch`)")
+    return files
+
+
+def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The random stream of sample ``index`` of a split (the real recipes are deterministic)."""
+    return np.random.default_rng([seed, zlib.crc32(split.encode()), index, 31])
+
+
+DECODE_SIDE = 768               # photos are decoded at most this large (JPEG draft mode), kept <= 2x
+
+
+@lru_cache(maxsize=64)
+def load_photo(path: str) -> np.ndarray:
+    """uint8 RGB of a fetched photo, decoded small: the recipes crop and resize it anyway."""
+    with Image.open(path) as im:
+        im.draft("RGB", (DECODE_SIDE, DECODE_SIDE))
+        im = im.convert("RGB")
+        if max(im.size) > 2 * DECODE_SIDE:
+            k = 2 * DECODE_SIDE / max(im.size)
+            im = im.resize((max(1, round(im.size[0] * k)), max(1, round(im.size[1] * k))), Image.BILINEAR)
+        return np.asarray(im)
 
 
 def licence_summary(records: Sequence[Dict[str, Any]]) -> str:
