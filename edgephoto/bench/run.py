@@ -180,15 +180,20 @@ def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], sp
         load_target = load_gray
     if metric_fn is None:
         metric_fn = METRICS.get(model.kind)
-    if limit:
-        pairs = pairs[:limit]
+    return score_pairs(pairs[:limit] if limit else pairs,
+                       lambda img: model.predict(img, downscale=True, composite=False).outputs[model.primary_output],
+                       load_target, metric_fn, split)
+
+
+def score_pairs(pairs, predict, load_target, metric_fn, split: str) -> Dict[str, Any]:
+    """Metrics of ``predict(input path)`` against the targets, at the ground truth's resolution."""
     preds, targets = [], []
     for img, tgt in pairs:
         g = load_target(tgt)
-        p = model.predict(img, downscale=True, composite=False).outputs[model.primary_output]
+        p = np.asarray(predict(img), np.float32)
         if p.shape[:2] != g.shape[:2]:
-            from ..export.parity import upsample
-            p = upsample(p.astype(np.float32), g.shape)
+            from ..export.parity import upsample   # only then: the export package is a build stage
+            p = upsample(p, g.shape)
         preds.append(p)
         targets.append(g)
     out = {k: float(v) for k, v in metric_fn(preds, targets).items()}
@@ -202,20 +207,9 @@ def classical_quality(data: Path, task_name: str, limit: Optional[int], split: s
     from ..tasks import get_task
     task = get_task(task_name)
     pairs = task.eval_pairs(data, split)
-    if limit:
-        pairs = pairs[:limit]
-    preds, targets = [], []
-    for img, tgt in pairs:
-        g = task.load_target(tgt)
-        p = np.asarray(task.classical(read_image(img, downscale=True).rgb), np.float32)
-        if p.shape[:2] != g.shape[:2]:
-            from ..export.parity import upsample
-            p = upsample(p, g.shape)
-        preds.append(p)
-        targets.append(g)
-    out = {k: float(v) for k, v in task.metrics(preds, targets).items()}
-    out.update(split=split, images=len(pairs))
-    return out
+    return score_pairs(pairs[:limit] if limit else pairs,
+                       lambda img: task.classical(read_image(img, downscale=True).rgb),
+                       task.load_target, task.metrics, split)
 
 
 def classical_rows(tasks: List[str], data: Path, photos: Dict[str, Path], tmp: Path, runs: int, warmup: int,
