@@ -120,3 +120,30 @@ def test_odd_input_sizes_keep_shape():
 def test_unknown_arch_is_a_clear_error():
     with pytest.raises(KeyError, match="unknown architecture 'u2nt'.*u2net"):
         create_model("u2nt")
+
+
+def test_onnx_weights_start_a_folded_model_and_refuse_another_architecture(tmp_path):
+    """`train --init FILE.onnx`: a deployed (BatchNorm-folded) file loads into the folded variant
+    and reproduces its outputs; a file of another architecture is refused with one line."""
+    from edgephoto.errors import UserError
+    from edgephoto.models.onnx_weights import load_onnx_weights
+
+    torch.manual_seed(0)
+    deployed = create_model("u2netp", encoder=u2net._SLIM_ENC, decoder=u2net._SLIM_DEC).eval()
+    for m in deployed.modules():  # non-trivial BatchNorm statistics, so folding has work to do
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.rand(1, 3, 64, 64)
+    path = tmp_path / "deployed.onnx"
+    torch.onnx.export(deployed, x, str(path), opset_version=17, dynamo=False)
+
+    folded = create_model("u2netp_folded", encoder=u2net._SLIM_ENC, decoder=u2net._SLIM_DEC,
+                          batchnorm=False)
+    assert load_onnx_weights(folded, path) == 119
+    with torch.no_grad():
+        for a, b in zip(deployed(x), folded.eval()(x)):
+            assert torch.allclose(a, b, atol=1e-4)
+
+    with pytest.raises(UserError, match="not the same architecture"):
+        load_onnx_weights(create_model("u2net_tiny"), path)

@@ -7,13 +7,15 @@ outputs (3x3 conv, upsampled to the input size) and a fused output (1x1 conv ove
 ``forward`` returns *logits* ``[fused, side1..side6]`` so losses (BCE, temperature distillation)
 can work on logits; ``predict`` / the export wrapper apply the sigmoid.
 
-Variants (see ``VARIANTS``): ``u2net`` (44.0 M params), ``u2netp`` (1.13 M params) and two
+Variants (see ``VARIANTS``): ``u2net`` (44.0 M params), ``u2netp`` (1.13 M params; ``u2netp_folded``
+is the same without BatchNorm, as its deployed ONNX has it) and two
 channel-reduced variants that the CPU can train: ``u2net_lite`` (teacher, 1/4 width) and
 ``u2net_tiny`` (student, 1/8 width).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Dict, List, Sequence, Tuple
 
 import torch
@@ -26,12 +28,16 @@ from ..registry import lazy_call
 
 # ---------------------------------------------------------------- blocks
 class ConvBnRelu(nn.Module):
-    """3x3 conv (optionally dilated) + BatchNorm + ReLU: the REBNCONV unit of U2-Net."""
+    """3x3 conv (optionally dilated) + BatchNorm + ReLU: the REBNCONV unit of U2-Net.
 
-    def __init__(self, cin: int, cout: int, dilation: int = 1) -> None:
+    ``batchnorm=False`` leaves the BatchNorm out, as in a deployed file where it is folded into the
+    conv (the published U2-Netp ONNX): weights from such a file then load one conv per unit.
+    """
+
+    def __init__(self, cin: int, cout: int, dilation: int = 1, batchnorm: bool = True) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation)
-        self.bn = nn.BatchNorm2d(cout)
+        self.bn = nn.BatchNorm2d(cout) if batchnorm else nn.Identity()
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,20 +55,17 @@ class RSU(nn.Module):
     L-2 decoder convs on concatenations, upsampling between them.
     """
 
-    def __init__(self, height: int, cin: int, mid: int, cout: int) -> None:
+    def __init__(self, height: int, cin: int, mid: int, cout: int, batchnorm: bool = True) -> None:
         super().__init__()
         if height < 3:
             raise ValueError("RSU height must be >= 3")
+        unit = partial(ConvBnRelu, batchnorm=batchnorm)
         self.height = height
-        self.conv_in = ConvBnRelu(cin, cout)
-        self.encoder = nn.ModuleList(
-            [ConvBnRelu(cout, mid)] + [ConvBnRelu(mid, mid) for _ in range(height - 2)]
-        )
+        self.conv_in = unit(cin, cout)
+        self.encoder = nn.ModuleList([unit(cout, mid)] + [unit(mid, mid) for _ in range(height - 2)])
         self.pool = nn.MaxPool2d(2, stride=2, ceil_mode=True)
-        self.bottom = ConvBnRelu(mid, mid, dilation=2)
-        self.decoder = nn.ModuleList(
-            [ConvBnRelu(2 * mid, mid) for _ in range(height - 2)] + [ConvBnRelu(2 * mid, cout)]
-        )
+        self.bottom = unit(mid, mid, dilation=2)
+        self.decoder = nn.ModuleList([unit(2 * mid, mid) for _ in range(height - 2)] + [unit(2 * mid, cout)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hx_in = self.conv_in(x)
@@ -85,16 +88,13 @@ class RSU(nn.Module):
 class RSUF(nn.Module):
     """RSU-4F: the "flat" RSU that keeps the resolution and grows dilation (1, 2, 4, 8) instead."""
 
-    def __init__(self, cin: int, mid: int, cout: int) -> None:
+    def __init__(self, cin: int, mid: int, cout: int, batchnorm: bool = True) -> None:
         super().__init__()
-        self.conv_in = ConvBnRelu(cin, cout)
-        self.encoder = nn.ModuleList(
-            [ConvBnRelu(cout, mid, 1), ConvBnRelu(mid, mid, 2), ConvBnRelu(mid, mid, 4)]
-        )
-        self.bottom = ConvBnRelu(mid, mid, 8)
-        self.decoder = nn.ModuleList(
-            [ConvBnRelu(2 * mid, mid, 4), ConvBnRelu(2 * mid, mid, 2), ConvBnRelu(2 * mid, cout, 1)]
-        )
+        unit = partial(ConvBnRelu, batchnorm=batchnorm)
+        self.conv_in = unit(cin, cout)
+        self.encoder = nn.ModuleList([unit(cout, mid, 1), unit(mid, mid, 2), unit(mid, mid, 4)])
+        self.bottom = unit(mid, mid, 8)
+        self.decoder = nn.ModuleList([unit(2 * mid, mid, 4), unit(2 * mid, mid, 2), unit(2 * mid, cout, 1)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hx_in = self.conv_in(x)
@@ -109,11 +109,11 @@ class RSUF(nn.Module):
         return h + hx_in
 
 
-def make_stage(kind: str, cin: int, mid: int, cout: int) -> nn.Module:
+def make_stage(kind: str, cin: int, mid: int, cout: int, batchnorm: bool = True) -> nn.Module:
     """``kind`` is "7", "6", "5", "4" (RSU-L) or "4F"."""
     if kind.upper() == "4F":
-        return RSUF(cin, mid, cout)
-    return RSU(int(kind), cin, mid, cout)
+        return RSUF(cin, mid, cout, batchnorm)
+    return RSU(int(kind), cin, mid, cout, batchnorm)
 
 
 # ---------------------------------------------------------------- model
@@ -130,21 +130,22 @@ class U2Net(nn.Module):
         decoder: Sequence[Tuple[str, int, int, int]],
         in_chans: int = 3,
         out_chans: int = 1,
+        batchnorm: bool = True,
     ) -> None:
         super().__init__()
         if len(encoder) != 6 or len(decoder) != 5:
             raise ValueError("U2-Net needs 6 encoder and 5 decoder stages")
         if encoder[0][1] != in_chans:
             raise ValueError("first encoder stage must take in_chans channels")
-        self.encoder = nn.ModuleList([make_stage(*s) for s in encoder])
-        self.decoder = nn.ModuleList([make_stage(*s) for s in decoder])
+        self.encoder = nn.ModuleList([make_stage(*s, batchnorm=batchnorm) for s in encoder])
+        self.decoder = nn.ModuleList([make_stage(*s, batchnorm=batchnorm) for s in decoder])
         self.pool = nn.MaxPool2d(2, stride=2, ceil_mode=True)
         # side outputs: from decoder stages (finest first) and the last encoder stage
         side_chans = [s[3] for s in reversed(decoder)] + [encoder[-1][3]]
         self.sides = nn.ModuleList([nn.Conv2d(c, out_chans, 3, padding=1) for c in side_chans])
         self.fuse = nn.Conv2d(6 * out_chans, out_chans, 1)
         self.config = {"encoder": [list(s) for s in encoder], "decoder": [list(s) for s in decoder],
-                       "in_chans": in_chans, "out_chans": out_chans}
+                       "in_chans": in_chans, "out_chans": out_chans, "batchnorm": batchnorm}
 
     def forward_features(self, x: torch.Tensor) -> List[torch.Tensor]:
         """Decoder outputs finest-first, then the deepest encoder output (6 maps)."""
@@ -207,6 +208,9 @@ VARIANTS = {
     "u2net": dict(encoder=_FULL_ENCODER, decoder=_FULL_DECODER),
     # published small model: 1.13 M parameters
     "u2netp": dict(encoder=_P_ENC, decoder=_P_DEC),
+    # u2netp as its deployed file has it, BatchNorm folded into the convs: the shape that starts
+    # from the published weights (`train --init u2netp.onnx`) and fine-tunes at a smaller input
+    "u2netp_folded": dict(encoder=_P_ENC, decoder=_P_DEC, batchnorm=False),
     # the full layout at a quarter of the channels (~2.8 M): a teacher the CPU can train
     "u2net_lite": dict(encoder=_scaled(_FULL_ENCODER, 4), decoder=_scaled(_FULL_DECODER, 4)),
     # the full layout at an eighth of the channels (~0.70 M): the default shipped student. Few

@@ -22,7 +22,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     p.add_argument("--init", default=None, metavar="CKPT",
-                   help="start from these weights (same architecture), e.g. starter weights to fine-tune")
+                   help="start from these weights (same architecture): a checkpoint, e.g. starter weights to "
+                        "fine-tune, or a deployed .onnx of it (`--arch u2netp_folded --init u2netp.onnx`)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -154,6 +154,12 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         step = int(state["step"])
         if is_main:
             log(f"[train {cfg.task}/{out.name}] resuming from step {step} ({ckpt_path})")
+    elif cfg.init and str(cfg.init).lower().endswith(".onnx"):
+        # a deployed file of the same architecture (e.g. the published U2-Netp for u2netp_folded)
+        from ..models.onnx_weights import load_onnx_weights
+        load_onnx_weights(model, Path(cfg.init), in_chans=task.input_channels)
+        if is_main:
+            log(f"[train {cfg.task}/{out.name}] starting from the weights of {cfg.init}")
     elif cfg.init:
         init = read_checkpoint(Path(cfg.init))
         if init["arch"] != cfg.arch:
