@@ -108,7 +108,7 @@ starter-weights: setup data
 FINETUNE_STEPS ?= 6000
 FINETUNE_ARGS ?= --lr 1e-3 --batch 8
 finetune: setup
-	$(PY) -m edgephoto train --task $(TASK) --role student --data $(DATA) --threads $(THREADS) \
+	$(PY) -m edgephoto train --task $(TASK) --role student --profile starter --data $(DATA) --threads $(THREADS) \
 		--out $(RUNS)/$(TASK)/student-finetune --steps $(FINETUNE_STEPS) \
 		--init edgephoto/weights/$(TASK)-student.pt $(FINETUNE_ARGS)
 

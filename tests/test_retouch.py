@@ -98,7 +98,8 @@ def test_pipeline_selects_exports_and_runs_tiled(exported_retouch, tiny_retouch_
     d = dist / "retouch" / shipped / "tflite_int8"
     m = json.loads((d / "manifest.json").read_text())
     # the shipped student has no spatial kernel at full resolution: tiles without overlap
-    assert m["output"]["kind"] == "image" and m["inference"] == {"mode": "tile", "tile": 64, "overlap": 0}
+    assert m["output"]["kind"] == "image" and m["inference"] == {"mode": "tile", "resample": "bilinear",
+                                                                 "tile": [64, 64], "overlap": [0, 0]}
     assert m["input"]["context"] == {"grid": 16, "position": True}
     assert m["input"]["size"] == [64, 64] and m["shipped"] is True
     assert {"l1", "psnr", "ssim", "ciede2000"} <= set(m["metrics"]) and "quality_drop" in m["parity"]

@@ -21,8 +21,53 @@
  * Every tensor is disposed: tf.memory().numTensors is the same before and after `run`.
  */
 
+import MANIFEST_SCHEMA from "./manifest-schema.js";
+
 let TF = null;
 const VENDOR = "./vendor/";
+
+export { MANIFEST_SCHEMA };
+
+// ------------------------------------------------------------------------ the manifest's schema
+function isType(v, t) {
+  if (t === "integer") return Number.isInteger(v);
+  if (t === "number") return typeof v === "number" && Number.isFinite(v);
+  if (t === "object") return v !== null && typeof v === "object" && !Array.isArray(v);
+  if (t === "array") return Array.isArray(v);
+  if (t === "null") return v === null;
+  return typeof v === t;   // string, boolean
+}
+
+const show = (v) => (JSON.stringify(v) ?? String(v)).slice(0, 60);
+
+/**
+ * Check `doc` against `schema` (default: the manifest schema generated from
+ * edgephoto/runtime/spec.py). The same rules and messages as the Python runtime's validate():
+ * type, enum, minimum, required, additionalProperties false, properties, minItems/maxItems, items.
+ * Throws Error(one line) at the first problem.
+ */
+export function validateManifest(doc, schema = MANIFEST_SCHEMA, where = "manifest") {
+  if (schema.type !== undefined) {
+    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+    if (!types.some((t) => isType(doc, t))) throw new Error(`${where} must be ${types.join(" or ")}, got ${show(doc)}`);
+  }
+  if (schema.enum && !schema.enum.includes(doc)) throw new Error(`${where} is ${show(doc)}; expected one of: ${schema.enum.join(", ")}`);
+  if (schema.minimum !== undefined && typeof doc === "number" && doc < schema.minimum) throw new Error(`${where} is ${doc}; the minimum is ${schema.minimum}`);
+  if (isType(doc, "object")) {
+    const props = schema.properties || {};
+    for (const k of schema.required || []) if (!(k in doc)) throw new Error(`${where} lacks field ${k}`);
+    if (schema.additionalProperties === false) {
+      const extra = Object.keys(doc).filter((k) => !(k in props)).sort();
+      if (extra.length) throw new Error(`${where} has unknown field(s) ${extra.join(", ")} (known: ${Object.keys(props).join(", ")})`);
+    }
+    for (const [k, sub] of Object.entries(props)) if (k in doc) validateManifest(doc[k], sub, `${where}.${k}`);
+  }
+  if (Array.isArray(doc)) {
+    if (schema.minItems !== undefined && doc.length < schema.minItems) throw new Error(`${where} needs at least ${schema.minItems} values, got ${doc.length}`);
+    if (schema.maxItems !== undefined && doc.length > schema.maxItems) throw new Error(`${where} takes at most ${schema.maxItems} values, got ${doc.length}`);
+    if (schema.items) doc.forEach((v, i) => validateManifest(v, schema.items, `${where}[${i}]`));
+  }
+}
 
 export function setTF(tf) { TF = tf; return tf; }
 
@@ -410,8 +455,10 @@ export async function loadModel(manifestUrl, opts = {}) {
   const progress = opts.onProgress || (() => {});
   progress(0);
   const manifest = await (await fetchOk(fetchFn, manifestUrl, "manifest")).json();
-  for (const k of ["task", "format", "file", "input", "output", "inference"]) {
-    if (!(k in manifest)) throw new Error(`manifest ${manifestUrl} lacks field ${k}`);
+  try {
+    validateManifest(manifest);
+  } catch (e) {
+    throw new Error(`${manifestUrl}: ${e.message}`);
   }
   if (manifest.format !== "tfjs") throw new Error(`manifest ${manifestUrl} is a ${manifest.format} model; this page runs TF.js bundles (tfjs_*)`);
   if (!["alpha", "image"].includes(manifest.output.kind)) throw new Error(`unknown output kind '${manifest.output.kind}'`);

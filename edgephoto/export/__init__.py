@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -71,10 +71,10 @@ class ExportContext:
         self.checkpoint, self.variant, self.work = Path(checkpoint), variant, Path(work)
         # resize-mode models see what they were trained at; tiled (fully convolutional) ones are
         # trained on crops and exported at the task's tile size
-        tiled = task.inference.get("mode") == "tile"
+        tiled = task.spec.inference.mode in ("tile", "pad")
         self.size = int(size or (task.input_size if tiled else state.get("input_size") or task.input_size))
         self.input_name = "image"
-        self.output_name = (task.output or {}).get("name", "output")
+        self.output_name = task.spec.output.name
         self.onnx_stem = "model"
         self.calib_dir = Path(calib_dir)
         self.progress = progress
@@ -189,13 +189,12 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                  f"input {ctx.size}); parity on {len(pset.images)} {pset.split} images; "
                  f"rows: {', '.join(s.key for s in specs)}")
         macs_cache = _Cached(lambda: count_macs(ctx.onnx_fp32()))
-        fields = task.manifest_fields()
-        if fields["inference"].get("mode") == "tile":   # one tile = one model input
-            fields["inference"]["tile"] = ctx.size
+        contract = task.spec.with_input_size(ctx.size)    # a tiled model's tile follows the size
+        if contract.inference.mode in ("tile", "pad") and getattr(model, "tile_overlap", None) is not None:
             # a model without spatial kernels at full resolution (e.g. retouchnet_ctx) needs no
             # cross-faded overlap: fewer tiles for the same result
-            if getattr(model, "tile_overlap", None) is not None:
-                fields["inference"]["overlap"] = int(model.tile_overlap)
+            ov = int(model.tile_overlap)
+            contract = replace(contract, inference=replace(contract.inference, overlap=(ov, ov)))
         for spec in specs:
             t0 = time.time()
             staging = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.key}-", dir=dest_root))
@@ -213,18 +212,15 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                 except Exception:  # noqa: BLE001 - MACs are informative only
                     macs = None
                 fpath = staging / spec.file
-                inp = dict(fields["input"])
-                inp.update({"name": ctx.input_name, "layout": spec.layout, "size": [ctx.size, ctx.size],
-                            "dtype": spec.input_dtype})
-                inp.setdefault("channels", "RGB")
+                row_contract = replace(contract, input=replace(
+                    contract.input, name=ctx.input_name, layout=spec.layout, dtype=spec.input_dtype))
                 man: Dict[str, Any] = {
                     "version": 1, "task": task.name, "variant": variant, "arch": state.get("arch"),
                     "key": spec.key, "format": spec.format, "precision": spec.precision,
                     "engine": spec.engine, "file": spec.file,
                     "sha256": sha256_of(staging if spec.format == "tfjs" else fpath),
                     "bytes": _bundle_size(spec, staging), "shipped": bool(shipped),
-                    "input": inp, "output": dict(fields["output"]),
-                    "inference": dict(fields["inference"]),
+                    **row_contract.to_manifest(),
                     "params": params, "macs": macs, "parity": parity, "metrics": metrics,
                 }
                 if extra.get("quantization"):

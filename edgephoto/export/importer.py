@@ -33,7 +33,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import UserError
+from ..runtime.spec import InferenceSpec
 
 PARITY_TOLERANCE = 1e-3
 DEFAULT_PARITY_IMAGES = 4
@@ -551,12 +552,12 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
         raise UserError(f"--name '{name}' must be a plain folder name")
 
     # spec: task defaults < known model < fetch index < --spec < flags
-    fields = task_obj.manifest_fields()
+    contract = task_obj.spec
     spec: Dict[str, Any] = {
-        "channels": "RGB", "range": list(fields["input"].get("range", [0.0, 1.0])),
-        "mean": list(task_obj.mean), "std": list(task_obj.std), "scale": "255",
-        "resample": task_obj.inference.get("resample", "bilinear"), "output_index": 0,
-        "output_range": list(task_obj.output.get("range", [0.0, 1.0])), "role": "peer"}
+        "channels": "RGB", "range": list(contract.input.range),
+        "mean": list(contract.input.mean), "std": list(contract.input.std), "scale": "255",
+        "resample": contract.inference.resample, "output_index": 0,
+        "output_range": list(contract.output.range), "role": "peer"}
     given: Dict[str, Any] = {}
     if known is not None:
         given.update(known.spec)
@@ -584,7 +585,7 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
     out_shape = info.outputs[k][1]
     if out_shape and len(out_shape) < 3:
         raise UserError(f"{file}: output {k} ('{info.outputs[k][0]}') has rank {len(out_shape)}; output "
-                        f"kind '{task_obj.output.get('kind')}' needs an image-shaped map")
+                        f"kind '{contract.output.kind}' needs an image-shaped map")
 
     key = f"onnx_{info.precision}"
     dest_root = Path(dist) / task_obj.name / name
@@ -598,24 +599,27 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=dest_root))
     try:
         shutil.copyfile(file, staging / "model.onnx")
-        inp = {"name": info.input_name, "layout": layout, "size": size, "channels": spec["channels"],
-               "range": spec["range"], "mean": spec["mean"], "std": spec["std"], "scale": spec["scale"],
-               "dtype": "float16" if info.input_dtype == "float16" else "float32"}
-        output = dict(fields["output"])
-        output.update({"name": info.outputs[k][0], "index": k, "range": spec["output_range"]})
+        # the task's contract with what the file itself says (an imported model has no context planes)
+        contract = replace(contract, input=replace(
+            contract.input, name=info.input_name, layout=layout, size=tuple(size),
+            channels=spec["channels"], range=tuple(spec["range"]), mean=tuple(spec["mean"]),
+            std=tuple(spec["std"]), scale=spec["scale"], context=None,
+            dtype="float16" if info.input_dtype == "float16" else "float32"),
+            output=replace(contract.output, name=info.outputs[k][0], index=k, range=tuple(spec["output_range"])),
+            inference=InferenceSpec(mode="resize", resample=spec["resample"]))
+        blocks = contract.to_manifest()
         man: Dict[str, Any] = {
             "version": 1, "task": task_obj.name, "variant": name, "arch": "imported", "key": key,
             "format": "onnx", "precision": info.precision, "engine": "onnxruntime", "file": "model.onnx",
             "sha256": sha, "bytes": file.stat().st_size, "shipped": False, "role": spec["role"],
-            "input": inp, "output": output,
-            "inference": {"mode": "resize", "resample": spec["resample"]},
+            **blocks,
             "params": info.params, "macs": _macs(info, layout, size),
             "outputs": [{"name": o, "shape": s} for o, s in info.outputs],
         }
         if known is not None:
             reference, ref_name = known.make_reference(file), known.reference
         else:
-            reference = spec_reference(file, spec, layout, size, output.get("kind", "alpha"))
+            reference = spec_reference(file, spec, layout, size, contract.output.kind)
             ref_name = "the spec applied step by step (numpy/Pillow + onnxruntime on the original file)"
         photos, where = parity_photos(task_obj, Path(data) if data else None, parity_images, strict_data)
         write_json_atomic(staging / MANIFEST_NAME, man)

@@ -82,12 +82,17 @@ def load_manifest(model_dir: Path) -> Dict[str, Any]:
         m = json.loads(p.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ManifestError(f"unreadable manifest {p}: {e}") from None
-    missing = [k for k in REQUIRED if k not in m]
+    missing = [k for k in REQUIRED if k not in m] if isinstance(m, dict) else list(REQUIRED)
     if missing:
         raise ManifestError(f"manifest {p} lacks field(s): {', '.join(missing)}")
-    if int(m.get("version", 1)) > MANIFEST_VERSION:
+    if isinstance(m.get("version", 1), int) and m.get("version", 1) > MANIFEST_VERSION:
         raise ManifestError(f"manifest {p} has version {m['version']}; this runtime reads up to "
                             f"{MANIFEST_VERSION} (upgrade edgephoto)")
+    from .spec import check_manifest   # the schema generated from the typed spec
+    try:
+        check_manifest(m)
+    except ManifestError as e:
+        raise ManifestError(f"{p}: {e}") from None
     m["_dir"] = str(p.parent)
     return m
 

@@ -30,6 +30,7 @@ from .engines import Engine
 from .manifest import ManifestError
 
 MODES = Registry("inference mode")
+INPUT_KINDS = Registry("input kind")
 OUTPUT_KINDS = Registry("output kind")
 
 _RESAMPLE = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST,
@@ -82,6 +83,18 @@ def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] 
     if rgb.shape[0] != h or rgb.shape[1] != w:
         rgb = np.asarray(Image.fromarray(rgb).resize((w, h), resample))
     return np.ascontiguousarray(normalize(rgb, manifest)[None])
+
+
+class ImageInput:
+    """A photo: ``input.channels`` RGB/BGR, normalized by :func:`normalize` (``preprocess`` for the
+    resized whole photo). The one preprocessing of the package: datasets, calibration, parity and
+    evaluation call these too."""
+
+    normalize = staticmethod(normalize)
+    preprocess = staticmethod(preprocess)
+
+
+INPUT_KINDS.register("image", ImageInput)
 
 
 # ------------------------------------------------------------------------------ global context
@@ -485,13 +498,16 @@ class Model:
     """A model directory loaded with one engine. ``predict`` takes a path, PIL image or array."""
 
     def __init__(self, manifest: Dict[str, Any], engine: Engine) -> None:
+        from .spec import ModelSpec
         self.manifest = manifest
+        self.spec = ModelSpec.from_manifest(manifest)     # the typed contract; errors at load
         self.engine = engine
         self.task = manifest["task"]
         self.dir = manifest.get("_dir", "")
-        mode = manifest["inference"].get("mode", "resize")
-        kind = manifest["output"].get("kind")
+        mode = self.spec.inference.mode
+        kind = self.spec.output.kind
         self._mode: Callable = MODES.get(mode)
+        self._input = INPUT_KINDS.get(self.spec.input.kind)
         self._kind = OUTPUT_KINDS.get(kind)
         check = getattr(self._mode, "check", None)
         if check is not None:          # a bad manifest fails at load, not at the first photo

@@ -8,6 +8,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..runtime.spec import ModelSpec
+
 
 @dataclass
 class Task:
@@ -15,15 +17,11 @@ class Task:
     description: str
     teacher_arch: str                 # what `train` builds as the teacher
     student_arch: str                 # what `train` / `compress` build as the student
-    input_size: int                   # square side the exported models take
-    mean: Sequence[float] = (0.0, 0.0, 0.0)
-    std: Sequence[float] = (1.0, 1.0, 1.0)
+    # the model contract (edgephoto/runtime/spec.py): input, output, inference mode. Its input size
+    # is the exported models' default; export writes the manifest from it
+    spec: ModelSpec
     primary_metric: str = "mae"       # the number the compression table and selection use
     lower_is_better: bool = True
-    output: Dict[str, Any] = field(default_factory=dict)     # manifest "output" block
-    # global context channels after the RGB ones (manifest input.context; runtime.model.context_spec)
-    input_context: Optional[Dict[str, Any]] = None
-    inference: Dict[str, Any] = field(default_factory=lambda: {"mode": "resize"})
     data_layout: Dict[str, str] = field(default_factory=dict)  # sub-folder names of a split
     # GAN training of the teacher: {"discriminator": arch, "gan_weight", "fm_weight", "lr"}; None: none
     adversarial: Optional[Dict[str, Any]] = None
@@ -39,6 +37,33 @@ class Task:
     card_data: str = "the task's built-in generated pairs"
     card_data_real: str = "the task's built-in pairs made from fetched real photographs"
     card_caveat: str = "trained on the built-in data only."
+
+    # ---- the contract's parts, read-only (the spec is the one place they are set)
+    @property
+    def input_size(self) -> int:
+        """Square side the exported models take by default."""
+        return int(self.spec.input.hw[0])
+
+    @property
+    def mean(self) -> Sequence[float]:
+        return self.spec.input.mean
+
+    @property
+    def std(self) -> Sequence[float]:
+        return self.spec.input.std
+
+    @property
+    def input_context(self) -> Optional[Dict[str, Any]]:
+        """Global context channels after the RGB ones (manifest input.context)."""
+        return self.spec.input.context
+
+    @property
+    def output(self) -> Dict[str, Any]:
+        return self.spec.to_manifest()["output"]
+
+    @property
+    def inference(self) -> Dict[str, Any]:
+        return self.spec.to_manifest()["inference"]
 
     # ---- data
     def default_data_root(self) -> Path:
@@ -153,13 +178,7 @@ class Task:
     def load_target(self, path: Path, size=None) -> np.ndarray:
         raise NotImplementedError
 
-    def manifest_fields(self) -> Dict[str, Any]:
-        return {
-            "task": self.name,
-            "input": {"layout": "NCHW", "size": [self.input_size, self.input_size],
-                      "range": [0.0, 1.0], "mean": list(self.mean), "std": list(self.std),
-                      "channels": "RGB",
-                      **({"context": dict(self.input_context)} if self.input_context else {})},
-            "output": dict(self.output),
-            "inference": dict(self.inference),
-        }
+    def manifest_fields(self, size: Optional[int] = None) -> Dict[str, Any]:
+        """The manifest's contract blocks (``input`` / ``output`` / ``inference``) at ``size``."""
+        spec = self.spec.with_input_size(size or self.input_size)
+        return {"task": self.name, **spec.to_manifest()}

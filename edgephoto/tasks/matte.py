@@ -18,6 +18,7 @@ import numpy as np
 
 from . import TASKS
 from .base import Task
+from ..runtime.spec import InferenceSpec, InputSpec, ModelSpec, OutputSpec
 
 from ..metrics import BETA2, mask_metrics  # noqa: F401  (torch-free; the bench uses it too)
 
@@ -89,15 +90,14 @@ TASKS.register("matte", MatteTask(
     description="background removal: salient-object mask -> RGBA cut-out",
     teacher_arch="u2net_lite",
     student_arch="u2net_tiny",
-    # 192: the starter's size on real photos (1024 px end to end ~0.08 s int8, 1 thread)
-    input_size=192,
-    mean=(0.485, 0.456, 0.406),
-    std=(0.229, 0.224, 0.225),
+    spec=ModelSpec(
+        # 192: the starter's size on real photos (1024 px end to end ~0.1 s int8, 1 thread)
+        input=InputSpec(size=(192, 192), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+        output=OutputSpec(kind="alpha", name="mask", range=(0.0, 1.0), channels=1,
+                          meaning="probability that the pixel belongs to the foreground object"),
+        inference=InferenceSpec(mode="resize", resample="bilinear")),
     primary_metric="mae",
     lower_is_better=True,
-    output={"name": "mask", "kind": "alpha", "range": [0.0, 1.0], "channels": 1,
-            "meaning": "probability that the pixel belongs to the foreground object"},
-    inference={"mode": "resize", "resample": "bilinear"},
     data_layout={"inputs": "images", "targets": "masks"},
     report_metrics=("mae", "max_f"),
     # the demo trains at 128 px: U2-Net's full-resolution stages make 160 px 1.5x slower per step

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import TASKS
 from .base import Task
+from ..runtime.spec import InferenceSpec, InputSpec, ModelSpec, OutputSpec
 from ..metrics import image_metrics
 
 
@@ -124,16 +125,16 @@ TASKS.register("retouch", RetouchTask(
     description="auto retouching: phone photo -> advert-looking photo (exposure, contrast, colour)",
     teacher_arch="pix2pixhd_lite_ctx",
     student_arch="retouchnet_ctx",
-    input_size=256,
-    mean=(0.5, 0.5, 0.5),
-    std=(0.5, 0.5, 0.5),
+    spec=ModelSpec(
+        # every tile sees the whole photo: its 16x16 thumbnail and the tile's position (HDRNet's
+        # global path)
+        input=InputSpec(size=(256, 256), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                        context={"grid": 16, "position": True}),
+        output=OutputSpec(kind="image", name="retouched", range=(0.0, 1.0), channels=3,
+                          meaning="the retouched photo, RGB"),
+        inference=InferenceSpec(mode="tile", tile=(256, 256), overlap=(32, 32))),
     primary_metric="l1",
     lower_is_better=True,
-    output={"name": "retouched", "kind": "image", "range": [0.0, 1.0], "channels": 3,
-            "meaning": "the retouched photo, RGB"},
-    inference={"mode": "tile", "tile": 256, "overlap": 32},
-    # every tile sees the whole photo: its 16x16 thumbnail and the tile's position (HDRNet's global path)
-    input_context={"grid": 16, "position": True},
     data_layout={"inputs": "inputs", "targets": "targets"},
     adversarial={"discriminator": "patchgan_ms3_lite_ctx", "gan_weight": 1.0, "fm_weight": 10.0,
                  "l1_weight": 100.0},
