@@ -6,6 +6,7 @@ directory from its manifest alone; tasks import their function from here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, Sequence
 
 import numpy as np
@@ -15,8 +16,41 @@ from .registry import Registry
 BETA2 = 0.3  # the salient-object literature's precision weighting
 
 METRICS = Registry("metric set")
-# metrics where larger is better (the rest: errors, smaller is better)
-HIGHER_IS_BETTER = frozenset({"max_f", "iou", "psnr", "ssim"})
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What one number means: its label, unit and which direction is better. Selection, parity's
+    quality drops, the bench's int8 loss and the model cards all read the direction from here."""
+
+    name: str
+    label: str
+    higher_is_better: bool
+    unit: str = ""
+
+    def worse_by(self, value: float, reference: float) -> float:
+        """How much worse ``value`` is than ``reference`` (positive: worse, negative: better)."""
+        return float(reference - value) if self.higher_is_better else float(value - reference)
+
+    def sort_key(self, value: float) -> float:
+        """Ascending order of this key is best first."""
+        return -float(value) if self.higher_is_better else float(value)
+
+    def format(self, value: float) -> str:
+        return f"{self.label} {value:.4f}" + (f" {self.unit}" if self.unit else "")
+
+
+METRIC_INFO = Registry("metric")
+for _m in (MetricInfo("mae", "MAE", False), MetricInfo("max_f", "max F-measure", True),
+           MetricInfo("iou", "IoU@0.5", True), MetricInfo("l1", "L1", False),
+           MetricInfo("psnr", "PSNR", True, "dB"), MetricInfo("ssim", "SSIM", True),
+           MetricInfo("ciede2000", "CIEDE2000", False)):
+    METRIC_INFO.register(_m.name, _m)
+
+
+def metric_info(name: str) -> MetricInfo:
+    """The registered :class:`MetricInfo` of a metric name (one clear error for an unknown one)."""
+    return METRIC_INFO.get(name)
 
 
 @METRICS.register("alpha")

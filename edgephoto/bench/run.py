@@ -284,12 +284,12 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[floa
     quality = row.get("quality") or {}
     if row.get("precision") == "int8" and b.get("int8_quality_rel_loss") is not None and runnable:
         # relative loss of the task's primary metric vs. the fp32 model it came from
-        from ..metrics import HIGHER_IS_BETTER
+        from ..metrics import metric_info
         pm = primary_metric(row["task"])
         q = quality.get(pm)
         rel = None
         if q is not None and fp32_quality:
-            rel = (fp32_quality - q if pm in HIGHER_IS_BETTER else q - fp32_quality) / abs(fp32_quality)
+            rel = metric_info(pm).worse_by(q, fp32_quality) / abs(fp32_quality)
         add("int8_quality_rel_loss", b["int8_quality_rel_loss"], None if rel is None else round(rel, 4))
     if row.get("shipped"):
         if key == b.get("ship_format"):

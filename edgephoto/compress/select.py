@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional
 
+from ..metrics import metric_info
+
 TEACHER = "teacher"
 SELECTION_NAME = "selection.json"
 
@@ -60,9 +62,10 @@ def select_shipped(task_name: str, runs: Path, data_root: Path, size_budget_mb: 
         from ..errors import UserError
         raise UserError(f"no student checkpoints under {root} to choose from")
     fits = {k: v for k, v in cands.items() if v["int8_mb_estimate"] <= size_budget_mb} or cands
-    sign = 1 if task.lower_is_better else -1
+    info = metric_info(task.primary_metric)
     # best first; ties (to 1e-6) go to the smaller model, then the name, so the order is stable
-    ranked = sorted(fits, key=lambda k: (round(sign * fits[k][task.primary_metric], 6), fits[k]["params"], k))
+    ranked = sorted(fits, key=lambda k: (round(info.sort_key(fits[k][task.primary_metric]), 6),
+                                         fits[k]["params"], k))
     shipped = ranked[0]
     sel = {"task": task_name, "shipped": shipped, "metric": task.primary_metric, "split": "val",
            "ranking": ranked, "candidates": cands}

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..errors import UserError
-from ..metrics import HIGHER_IS_BETTER
+from ..metrics import METRIC_INFO
 
 DEFAULT_PARITY_IMAGES = 16
 
@@ -108,8 +108,8 @@ def compare(task, pset: ParitySet, out: np.ndarray) -> (Dict[str, float], Dict[s
               "max_abs": float(diff.max()), "mean_abs": float(diff.mean())}
     for k in sorted(set(met) & set(rm)):
         parity[f"{k}_torch"], parity[k] = float(rm[k]), float(met[k])
-        worse = rm[k] - met[k] if k in HIGHER_IS_BETTER else met[k] - rm[k]
-        parity[f"{k}_drop"] = float(worse)
+        if k in METRIC_INFO:
+            parity[f"{k}_drop"] = METRIC_INFO.get(k).worse_by(met[k], rm[k])
     if f"{task.primary_metric}_drop" in parity:
         parity["quality_drop"] = parity[f"{task.primary_metric}_drop"]
     metrics = {**{k: float(v) for k, v in met.items()}, "split": pset.split, "images": int(len(out)),

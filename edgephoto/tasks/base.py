@@ -20,8 +20,8 @@ class Task:
     # the model contract (edgephoto/runtime/spec.py): input, output, inference mode. Its input size
     # is the exported models' default; export writes the manifest from it
     spec: ModelSpec
-    primary_metric: str = "mae"       # the number the compression table and selection use
-    lower_is_better: bool = True
+    # the number the compression table and selection use; its direction is in metrics.METRIC_INFO
+    primary_metric: str = "mae"
     data_layout: Dict[str, str] = field(default_factory=dict)  # sub-folder names of a split
     # GAN training of the teacher: {"discriminator": arch, "gan_weight", "fm_weight", "lr"}; None: none
     adversarial: Optional[Dict[str, Any]] = None

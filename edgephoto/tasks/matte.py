@@ -97,7 +97,6 @@ TASKS.register("matte", MatteTask(
                           meaning="probability that the pixel belongs to the foreground object"),
         inference=InferenceSpec(mode="resize", resample="bilinear")),
     primary_metric="mae",
-    lower_is_better=True,
     data_layout={"inputs": "images", "targets": "masks"},
     report_metrics=("mae", "max_f"),
     # the demo trains at 128 px: U2-Net's full-resolution stages make 160 px 1.5x slower per step

@@ -134,7 +134,6 @@ TASKS.register("retouch", RetouchTask(
                           meaning="the retouched photo, RGB"),
         inference=InferenceSpec(mode="tile", tile=(256, 256), overlap=(32, 32))),
     primary_metric="l1",
-    lower_is_better=True,
     data_layout={"inputs": "inputs", "targets": "targets"},
     adversarial={"discriminator": "patchgan_ms3_lite_ctx", "gan_weight": 1.0, "fm_weight": 10.0,
                  "l1_weight": 100.0},

@@ -111,10 +111,8 @@ def _data_line(task, data: Path) -> str:
 
 
 def _fmt(task, metrics) -> str:
-    names = {"mae": "MAE", "max_f": "max F-measure", "iou": "IoU@0.5", "l1": "L1", "psnr": "PSNR",
-             "ssim": "SSIM", "ciede2000": "CIEDE2000"}
-    keys = [k for k in metrics if k in names]
-    return ", ".join(f"{names[k]} {metrics[k]:.4f}" + (" dB" if k == "psnr" else "") for k in keys)
+    from ..metrics import METRIC_INFO
+    return ", ".join(METRIC_INFO.get(k).format(v) for k, v in metrics.items() if k in METRIC_INFO)
 
 
 def main() -> None:

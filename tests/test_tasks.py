@@ -1,0 +1,56 @@
+"""Every registered task, end to end at toy size: its built-in data, a few training steps, an ONNX
+export, the runtime, and an output that keeps the task's contract (runtime/spec.py). A new task is
+covered here without new test code."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edgephoto.metrics import METRIC_INFO
+from edgephoto.tasks import TASKS, get_task
+
+SIZE = 64
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_task_metrics_are_registered_with_a_direction(name):
+    task = get_task(name)
+    for m in (task.primary_metric, *task.report_metrics):
+        assert m in METRIC_INFO, f"task {name}: metric {m} is not in metrics.METRIC_INFO"
+    info = METRIC_INFO.get(task.primary_metric)
+    better = 0.9 if not info.higher_is_better else 1.1
+    assert info.worse_by(better, 1.0) < 0 < info.worse_by(2.0 - better, 1.0)
+
+
+def _run(*args, cwd):
+    p = subprocess.run([sys.executable, "-m", "edgephoto", *map(str, args)], cwd=cwd, capture_output=True,
+                       text=True, timeout=900)
+    assert p.returncode == 0, f"edgephoto {' '.join(map(str, args))}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}"
+    return p
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_task_smoke_data_train_export_run(name, tmp_path):
+    from edgephoto import runtime
+
+    task = get_task(name)
+    data, runs, dist = tmp_path / "data", tmp_path / "runs", tmp_path / "dist"
+    _run("data", "--task", name, "--out", data, "--train", 4, "--val", 2, "--test", 2, cwd=tmp_path)
+    _run("train", "--task", name, "--role", "student", "--profile", "smoke", "--data", data,
+         "--runs", runs, "--threads", 1, cwd=tmp_path)
+    ckpt = runs / name / "student" / "ckpt.pt"
+    assert ckpt.is_file()
+    _run("export", "--task", name, "--checkpoint", ckpt, "--variant", "smoke", "--formats", "onnx_fp32",
+         "--dist", dist, "--data", data, "--parity-images", 2, "--size", SIZE, cwd=tmp_path)
+    model = runtime.load(dist / name / "smoke" / "onnx_fp32", threads=1)
+    assert model.spec.output == task.spec.output and model.spec.input.hw == (SIZE, SIZE)
+
+    photo = (np.random.RandomState(0).rand(50, 70, 3) * 255).astype(np.uint8)   # not the model's size
+    res = model.predict(photo)
+    out = res.outputs[model.primary_output]
+    scale = task.spec.output.scale
+    assert out.shape[:2] == (50 * scale, 70 * scale)
+    assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
+    assert res.image().size == (70 * scale, 50 * scale)
