@@ -30,6 +30,14 @@ COMMANDS = [
 BUILD_ONLY = {"torch", "tensorflow", "tensorflowjs", "onnx", "onnx2tf", "nncf", "skimage", "tf_keras"}
 
 
+def add_task_argument(parser: argparse.ArgumentParser, help: str = "registered task") -> None:
+    """``--task``, required: no task is anyone's default. An unknown name fails at ``get_task`` with
+    one line that lists the registered tasks (importing them here would load every task module
+    just to print help)."""
+    parser.add_argument("--task", required=True, metavar="TASK",
+                        help=f"{help} (required; an unknown name lists the registered ones)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     p = argparse.ArgumentParser(prog="edgephoto", description=__doc__.splitlines()[0])

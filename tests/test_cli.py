@@ -32,7 +32,7 @@ def test_unknown_task_is_one_line(capsys):
 
 
 def test_missing_data_is_one_line(tmp_path, capsys):
-    assert main(["train", "--data", str(tmp_path / "none"), "--profile", "smoke"]) == 2
+    assert main(["train", "--task", "matte", "--data", str(tmp_path / "none"), "--profile", "smoke"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no training data" in err and "edgephoto data" in err
 
@@ -53,7 +53,8 @@ def test_build_command_without_build_stack_says_what_to_install(tmp_path):
     # the data check comes first, so point at a folder that has a train split
     data = tmp_path / "d"
     (data / "train").mkdir(parents=True)
-    r = subprocess.run([sys.executable, "-c", BLOCK, "train", "--data", str(data), "--profile", "smoke"],
+    r = subprocess.run([sys.executable, "-c", BLOCK, "train", "--task", "matte", "--data", str(data),
+                        "--profile", "smoke"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2
     assert "pip install 'edgephoto[build]'" in r.stderr

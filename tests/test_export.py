@@ -224,13 +224,22 @@ def test_macs_counter_on_a_known_graph(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "edgephoto", "export", "--runs", str(tmp_path / "nope"),
-                        "--data", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "edgephoto", "export", "--task", "matte", "--runs",
+                        str(tmp_path / "nope"), "--data", str(tmp_path)], capture_output=True, text=True,
+                       cwd=REPO, timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "no checkpoints" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "edgephoto", "export", "--formats", "bogus"],
+    r = subprocess.run([sys.executable, "-m", "edgephoto", "export", "--task", "matte", "--formats", "bogus"],
                        capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+    # no task is a default: leaving it out, or naming an unknown one, lists the registered tasks
+    r = subprocess.run([sys.executable, "-m", "edgephoto", "train"], capture_output=True, text=True,
+                       cwd=REPO, timeout=120)
+    assert r.returncode == 2 and "required: --task" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "edgephoto", "data", "--task", "mate"], capture_output=True,
+                       text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 2 and "unknown task 'mate' (known: matte, retouch" in r.stderr
+    assert r.stderr.strip().count("\n") == 0
 
 
 def test_only_one_shipped_variant_after_a_new_selection(tmp_path):

@@ -85,7 +85,7 @@ def test_ddp_two_processes_stay_in_sync(tiny_matte_data, tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "edgephoto", "train", "--role", "student", "--profile", "smoke", "--data",
+           "-m", "edgephoto", "train", "--task", "matte", "--role", "student", "--profile", "smoke", "--data",
            str(tiny_matte_data), "--out", str(out), "--steps", "3", "--threads", "1", "--sync-check"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]

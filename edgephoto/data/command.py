@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli import add_task_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="generate the built-in default dataset of a task",
                        description="Generate a task's built-in dataset (deterministic given --seed) "
                                    "into DATA/<split>/... in the layout users' own data uses.")
-    p.add_argument("--task", default="matte")
+    add_task_argument(p)
     p.add_argument("--out", default=None, help="output folder (default: data/<task>)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train", type=int, default=None, help="number of training samples")

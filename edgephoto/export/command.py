@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli import add_task_argument
+
 
 def register(sub) -> None:
     from .formats import FORMATS, FORMAT_KEYS
@@ -17,7 +19,7 @@ def register(sub) -> None:
         "export", help="export checkpoints to ONNX / TFLite / TF.js with parity checks",
         description="Export trained checkpoints to device artifacts, each checked for parity against "
                     "the PyTorch model on held-out images, with a manifest. Formats: " + rows + ".")
-    p.add_argument("--task", default="matte", help="task name (default: matte)")
+    add_task_argument(p)
     p.add_argument("--runs", default="runs", help="runs folder holding <task>/<variant>/ckpt.pt (default: runs)")
     p.add_argument("--variants", nargs="+", metavar="NAME",
                    help="variants to export (default: every <runs>/<task>/*/ckpt.pt)")

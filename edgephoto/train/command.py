@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli import add_task_argument
+
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """Options shared by ``train`` and ``compress`` (both run the trainer)."""
-    p.add_argument("--task", default="matte", help="registered task (default: matte)")
+    add_task_argument(p)
     p.add_argument("--profile", default="demo",
                    help="training profile from edgephoto/train/profiles.py: smoke, demo, starter, paper")
     p.add_argument("--data", default=None, help="dataset root (default: data/<task>)")

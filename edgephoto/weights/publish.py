@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from . import WEIGHTS_DIR, starter_path
+from ..cli import add_task_argument
 
 REPRODUCE = {
     "matte": "make fetch                                   # real photos + cut-outs (cached in sources/)\n"
@@ -119,7 +120,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", nargs="?", default=None,
                    help="checkpoint to publish (default: the shipped variant of <runs>/<task>/selection.json)")
-    p.add_argument("--task", default="matte")
+    add_task_argument(p)
     p.add_argument("--runs", default="starter_runs")
     p.add_argument("--data", default=None)
     p.add_argument("--teacher", default=None, help="teacher checkpoint, to report its metrics too")
