@@ -133,7 +133,7 @@ web-deps: web/node_modules/.package-lock.json
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 
-web: web-vendor
-	python3 web/make_index.py --dist $(DIST) --out web/models.json
+web: setup web-vendor
+	$(PY) web/make_index.py --dist $(DIST) --out web/models.json
 	@echo "edgephoto editor: http://localhost:$(WEB_PORT)/web/  (Ctrl-C stops the server)"
 	python3 -m http.server $(WEB_PORT) --bind 127.0.0.1 --directory $(CURDIR)

@@ -31,8 +31,13 @@ def _run(cmd, **kw):
 
 
 def _manifest(d: Path, **m) -> None:
+    """A valid manifest (the task's contract) for a model directory named by its format key."""
+    from edgephoto.tasks import get_task
+    fmt, precision = d.name.split("_")
     d.mkdir(parents=True)
-    (d / "manifest.json").write_text(json.dumps(m))
+    full = {"format": fmt, "precision": precision, "file": "model.json" if fmt == "tfjs" else "model",
+            **get_task(m["task"]).spec.to_manifest(), **m}
+    (d / "manifest.json").write_text(json.dumps(full))
 
 
 def _browser_ready() -> None:

@@ -245,12 +245,15 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_only_one_shipped_variant_after_a_new_selection(tmp_path):
     from edgephoto.export.command import mark_shipped
     from edgephoto.runtime.manifest import write_json_atomic
+    from edgephoto.tasks import get_task
+    task_dist = tmp_path / "matte"
     for variant in ("old", "new"):
-        write_json_atomic(tmp_path / variant / "tflite_int8" / "manifest.json",
-                          {"variant": variant, "shipped": True})
-    changed = mark_shipped(tmp_path, "new")
-    assert changed == [str(tmp_path / "old" / "tflite_int8")]
-    flags = {v: json.loads((tmp_path / v / "tflite_int8" / "manifest.json").read_text())["shipped"]
+        write_json_atomic(task_dist / variant / "tflite_int8" / "manifest.json",
+                          {"task": "matte", "variant": variant, "shipped": True, "format": "tflite",
+                           "precision": "int8", "file": "model.tflite", **get_task("matte").spec.to_manifest()})
+    changed = mark_shipped(task_dist, "new")
+    assert changed == [str(task_dist / "old" / "tflite_int8")]
+    flags = {v: json.loads((task_dist / v / "tflite_int8" / "manifest.json").read_text())["shipped"]
              for v in ("old", "new")}
     assert flags == {"old": False, "new": True}
 

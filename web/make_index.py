@@ -1,29 +1,29 @@
 """Write web/models.json: every TF.js bundle under dist/ for the editor page (run by `make web`).
 
-    python3 web/make_index.py [--dist dist] [--out web/models.json]
+    .venv/bin/python web/make_index.py [--dist dist] [--out web/models.json]
 
 Each entry: task, variant, key (tfjs_fp16 / tfjs_uint8), shipped, url (relative to the page in
 web/). The page picks, per task, the shipped variant's tfjs_fp16 bundle (else the first shipped,
-else any). Standard library only.
+else any). The bundles come from the package's one model lookup (a manifest that breaks the
+contract is left out, as the runtime would refuse it).
 """
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout, not installed
+from edgephoto.runtime.manifest import MANIFEST_NAME, list_models  # noqa: E402
 
 
 def index(dist: Path, page_dir: Path) -> dict:
     models = []
-    for mf in sorted(dist.glob("*/*/tfjs_*/manifest.json")):
-        try:
-            m = json.loads(mf.read_text())
-        except (OSError, ValueError):
-            continue
+    for e in list_models(dist, key_prefix="tfjs_"):
         models.append({
-            "task": m.get("task", mf.parts[-4]), "variant": m.get("variant", mf.parts[-3]),
-            "key": mf.parent.name, "shipped": bool(m.get("shipped", False)),
-            "url": Path(os.path.relpath(mf.resolve(), page_dir.resolve())).as_posix(),
-            "bytes": m.get("bytes"), "mode": m.get("inference", {}).get("mode"),
+            "task": e.task, "variant": e.variant, "key": e.key, "shipped": e.shipped,
+            "url": Path(os.path.relpath((e.dir / MANIFEST_NAME).resolve(), page_dir.resolve())).as_posix(),
+            "bytes": e.manifest.get("bytes"), "mode": e.manifest["inference"].get("mode"),
         })
     models.sort(key=lambda e: (e["task"], not e["shipped"], e["key"] != "tfjs_fp16", e["variant"]))
     return {"models": models}

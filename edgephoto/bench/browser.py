@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..runtime.manifest import MANIFEST_NAME
+from ..runtime.manifest import MANIFEST_NAME, list_models
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
@@ -45,14 +45,8 @@ def default_chromium() -> str:
 def find_bundles(dist: Path, task: Optional[str] = None) -> List[Dict[str, Any]]:
     """One TF.js bundle per task: shipped tfjs_fp16, else a shipped tfjs_*, else tfjs_fp16, else any."""
     by_task: Dict[str, List[Tuple[Tuple[bool, bool, str, str], Dict[str, Any]]]] = {}
-    for mp in sorted(Path(dist).glob(f"{task or '*'}/*/tfjs_*/{MANIFEST_NAME}")):
-        try:
-            m = json.loads(mp.read_text())
-        except (OSError, ValueError):
-            continue
-        d = mp.parent
-        b = {"task": m.get("task", d.parent.parent.name), "variant": m.get("variant", d.parent.name),
-             "key": d.name, "dir": d, "shipped": bool(m.get("shipped", False))}
+    for e in list_models(dist, task, key_prefix="tfjs_"):
+        b = {"task": e.task, "variant": e.variant, "key": e.key, "dir": e.dir, "shipped": e.shipped}
         rank = (not b["shipped"], b["key"] != "tfjs_fp16", b["variant"], b["key"])
         by_task.setdefault(b["task"], []).append((rank, b))
     return [min(c, key=lambda x: x[0])[1] for _, c in sorted(by_task.items())]

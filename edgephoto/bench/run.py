@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import UserError
-from ..runtime.manifest import MANIFEST_NAME, load_manifest, write_json_atomic
+from ..runtime.manifest import MANIFEST_NAME, list_models, write_json_atomic
 from .budgets import load_budgets, resolve
 
 LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decode (included) + inference "
@@ -32,11 +32,6 @@ ROLE_NOTE = ("role: ours = exported from our checkpoints; peer / teacher = an im
              "decide the bench for it; classical = the task's method without a network")
 ROLES = ("ours", "peer", "teacher", "classical")
 
-
-def row_role(m: Dict[str, Any]) -> str:
-    """A manifest's bench role: ``role`` when set (peer / teacher), else ours."""
-    r = str(m.get("role") or "ours").lower()
-    return r if r in ROLES else "ours"
 
 
 
@@ -70,22 +65,16 @@ def dir_size_mb(d: Path, manifest: Dict[str, Any]) -> float:
 
 
 def find_rows(dist: Path, task: Optional[str]) -> List[Dict[str, Any]]:
-    pattern = f"{task}/*/*/{MANIFEST_NAME}" if task else f"*/*/*/{MANIFEST_NAME}"
     rows = []
-    for mp in sorted(Path(dist).glob(pattern)):
-        d = mp.parent
-        row: Dict[str, Any] = {"task": d.parent.parent.name, "variant": d.parent.name, "key": d.name,
+    for entry in list_models(dist, task, include_broken=True):
+        d, m = entry.dir, entry.manifest
+        row: Dict[str, Any] = {"task": entry.task, "variant": entry.variant, "key": entry.key,
                                "dir": str(d), "status": "ok", "notes": []}
-        try:
-            m = load_manifest(d)
-        except UserError as e:
-            row.update(status="error", error=str(e))
+        if m is None:
+            row.update(status="error", error=entry.error)
             rows.append(row)
             continue
-        role = row_role(m)
-        row.update(task=m["task"], variant=m.get("variant", d.parent.name), format=m["format"],
-                   precision=m["precision"], role=role,
-                   shipped=bool(m.get("shipped", False)) and role == "ours",
+        row.update(format=m["format"], precision=m["precision"], role=entry.role, shipped=entry.shipped,
                    size_mb=round(dir_size_mb(d, m), 4), params=m.get("params"),
                    parity=m.get("parity"), manifest_metrics=m.get("metrics"), _manifest=m)
         rows.append(row)

@@ -32,7 +32,7 @@ def distill_all(args, temperatures: Sequence[float]) -> Dict[str, Any]:
         raise UserError(f"--teacher {teacher} is a folder without a manifest.json (give a checkpoint file or "
                         f"an exported model directory such as dist/{args.task}/<name>/onnx_fp32)")
     if not teacher.is_file() and not is_model_dir(teacher):
-        raise UserError(f"no teacher checkpoint at {teacher} (run `edgephoto train --role teacher` "
+        raise UserError(f"no teacher checkpoint at {teacher} (run `edgephoto train --task {args.task} --role teacher` "
                         f"first, or pass --teacher)")
     results = {}
     for T in temperatures:

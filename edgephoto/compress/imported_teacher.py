@@ -1,6 +1,6 @@
 """A teacher that is an exported (e.g. imported) model directory, run through ``edgephoto.runtime``.
 
-``edgephoto compress --teacher dist/matte/u2netp/onnx_fp32`` distills from a published model that
+``edgephoto compress --task matte --teacher dist/matte/u2netp/onnx_fp32`` distills from a published model that
 has no PyTorch code here. The wrapper stands where the teacher ``nn.Module`` would be in the
 trainer (``teacher(x)`` under ``torch.no_grad()``):
 

@@ -8,7 +8,7 @@ touching the image border. The alpha used for compositing *is* the ground-truth 
 
 Deterministic: sample ``i`` of a split depends only on ``(seed, split, i)``.
 
-Write it to disk in the DUTS layout with ``edgephoto data matte`` (or ``generate(...)``).
+Write it to disk in the DUTS layout with ``edgephoto data --task matte`` (or ``generate(...)``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Imports only argparse at import time; the format table is read from ``formats.py
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..cli import add_task_argument
 
@@ -86,19 +87,16 @@ def mark_shipped(task_dist, shipped: str) -> list:
     """Keep one shipped variant per task: set the flag in the shipped variant's manifests and clear
     it in the others' (artifacts of an earlier selection stay, as ordinary rows; imported models
     are left alone). Returns the directories changed."""
-    import json
-
-    from ..runtime.manifest import MANIFEST_NAME, write_json_atomic
+    from ..runtime.manifest import MANIFEST_NAME, list_models, write_json_atomic
     changed = []
-    for mf in sorted(task_dist.glob(f"*/*/{MANIFEST_NAME}")):
-        m = json.loads(mf.read_text())
-        if m.get("role", "ours") != "ours":   # imported peers / teachers never ship
+    task_dist = Path(task_dist)
+    for e in list_models(task_dist.parent, task_dist.name):
+        if e.role != "ours":   # imported peers / teachers never ship
             continue
-        want = m.get("variant") == shipped
-        if bool(m.get("shipped")) != want:
-            m["shipped"] = want
-            write_json_atomic(mf, m)
-            changed.append(str(mf.parent))
+        want = e.variant == shipped
+        if bool(e.manifest.get("shipped")) != want:
+            write_json_atomic(e.dir / MANIFEST_NAME, dict(e.manifest, shipped=want))
+            changed.append(str(e.dir))
     return changed
 
 

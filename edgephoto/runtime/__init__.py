@@ -30,10 +30,11 @@ from typing import Dict, List, Optional, Union
 from ..errors import UserError
 from .engines import ENGINES, EngineError, available_engines, can_run, pick_engine
 from .imageio import ImageError, Photo, read_image
-from .manifest import MANIFEST_NAME, ManifestError, load_manifest, model_file, sha256_of
+from .manifest import (MANIFEST_NAME, ManifestError, ModelEntry, load_manifest, model_file, sha256_of,
+                       list_models as catalog)
 from .model import MODES, OUTPUT_KINDS, Model, Result, normalize, preprocess
 
-__all__ = ["load", "find_model", "list_models", "Model", "Result", "Photo", "read_image", "preprocess", "normalize",
+__all__ = ["load", "find_model", "list_models", "catalog", "ModelEntry", "Model", "Result", "Photo", "read_image", "preprocess", "normalize",
            "ENGINES", "MODES", "OUTPUT_KINDS", "available_engines", "UserError", "ImageError",
            "ManifestError", "EngineError", "PREFERENCE"]
 
@@ -63,16 +64,8 @@ def load(model_dir: Union[str, Path], engine: Optional[str] = None, threads: Opt
 
 
 def list_models(task: Optional[str] = None, dist: Union[str, Path] = "dist") -> List[Dict]:
-    """Manifests of every exported model under ``dist`` (``dist/<task>/<variant>/<fmt>_<prec>/``)."""
-    root = Path(dist)
-    pattern = f"{task}/*/*/{MANIFEST_NAME}" if task else f"*/*/*/{MANIFEST_NAME}"
-    out = []
-    for p in sorted(root.glob(pattern)):
-        try:
-            out.append(load_manifest(p.parent))
-        except ManifestError:
-            continue
-    return out
+    """Manifests of every usable exported model under ``dist`` (``dist/<task>/<variant>/<fmt>_<prec>/``)."""
+    return [e.manifest for e in catalog(dist, task)]
 
 
 def find_model(task: str, dist: Union[str, Path] = "dist", format: Optional[str] = None,

@@ -44,8 +44,9 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Union
 
 from ..errors import UserError
 
@@ -114,3 +115,56 @@ def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
         fh.write("\n")
     os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; manifests are meant to be shared
     os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------- the catalog
+@dataclass(frozen=True)
+class ModelEntry:
+    """One exported (or imported) model directory ``dist/<task>/<variant>/<key>/``.
+
+    ``manifest`` is the checked manifest, or None with ``error`` (one line) when it cannot be used:
+    the bench shows such rows, everything else skips them.
+    """
+
+    dir: Path
+    manifest: Optional[Dict[str, Any]]
+    error: Optional[str] = None
+
+    @property
+    def task(self) -> str:
+        return (self.manifest or {}).get("task") or self.dir.parent.parent.name
+
+    @property
+    def variant(self) -> str:
+        return (self.manifest or {}).get("variant") or self.dir.parent.name
+
+    @property
+    def key(self) -> str:
+        """The format key, e.g. ``tflite_int8`` (the directory's name)."""
+        return self.dir.name
+
+    @property
+    def role(self) -> str:
+        """``ours`` (exported from our checkpoints), ``peer`` or ``teacher`` (imported)."""
+        return (self.manifest or {}).get("role") or "ours"
+
+    @property
+    def shipped(self) -> bool:
+        """The variant the runtime and the page use by default (never an imported model)."""
+        return bool((self.manifest or {}).get("shipped", False)) and self.role == "ours"
+
+
+def list_models(dist: Union[str, Path] = "dist", task: Optional[str] = None, key_prefix: str = "",
+                include_broken: bool = False) -> List[ModelEntry]:
+    """Every model directory under ``dist`` (``<task>/<variant>/<key>/manifest.json``), sorted by
+    task, variant, key. ``key_prefix`` (e.g. ``"tfjs_"``) keeps one family of formats. The one
+    model lookup: the runtime's ``find_model``, the bench, the web index and export use it."""
+    pattern = f"{task or '*'}/*/{key_prefix}*/{MANIFEST_NAME}"
+    out = []
+    for mp in sorted(Path(dist).glob(pattern)):
+        try:
+            out.append(ModelEntry(mp.parent, load_manifest(mp.parent)))
+        except ManifestError as e:
+            if include_broken:
+                out.append(ModelEntry(mp.parent, None, str(e)))
+    return out
