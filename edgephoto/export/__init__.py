@@ -202,11 +202,6 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                 progress(f"[{spec.key}] building from {spec.built_from} ...")
                 extra = BUILDERS.get(spec.key)(ctx, spec, staging) or {}
                 build_s = time.time() - t0
-                out = run_artifact(spec, staging, pset.images)
-                parity, metrics = compare(task, pset, out)
-                bad = check_parity(spec, parity)
-                if bad:
-                    raise RuntimeError(bad)
                 try:
                     macs = macs_cache()
                 except Exception:  # noqa: BLE001 - MACs are informative only
@@ -221,7 +216,7 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                     "sha256": sha256_of(staging if spec.format == "tfjs" else fpath),
                     "bytes": _bundle_size(spec, staging), "shipped": bool(shipped),
                     **row_contract.to_manifest(),
-                    "params": params, "macs": macs, "parity": parity, "metrics": metrics,
+                    "params": params, "macs": macs,
                 }
                 if extra.get("quantization"):
                     man["quantization"] = extra["quantization"]
@@ -231,6 +226,15 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                                  "edgephoto": __version__,
                                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                  "built_from": spec.built_from, "convert_seconds": round(build_s, 2)}
+                # parity runs the staged directory as a device would: manifest + file through
+                # runtime.load on the row's engine; then the manifest records what it measured
+                write_json_atomic(staging / MANIFEST_NAME, man)
+                out = run_artifact(spec, staging, pset.images)
+                parity, metrics = compare(task, pset, out)
+                bad = check_parity(spec, parity)
+                if bad:
+                    raise RuntimeError(bad)
+                man.update(parity=parity, metrics=metrics)
                 write_json_atomic(staging / MANIFEST_NAME, man)
                 for f in staging.iterdir():   # mkdtemp/mkstemp make owner-only files
                     f.chmod(0o644)

@@ -56,23 +56,6 @@ def build_onnx_int8(ctx, spec: FormatSpec, out_dir: Path) -> Dict[str, Any]:
     return {"quantization": q}
 
 
-def run_onnx(path: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndarray:
-    """Run an ONNX image model one image at a time; returns N x H x W x C (NHWC)."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    if threads:
-        so.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    outs = []
-    for img in images_nhwc:
-        x = np.ascontiguousarray(img.transpose(2, 0, 1)[None]).astype(np.float32)
-        y = sess.run(None, {name: x})[0]
-        outs.append(np.asarray(y, np.float32)[0].transpose(1, 2, 0))
-    return np.stack(outs)
-
-
 def ceil_pools_to_edge_pad(src: Path, dst: Path) -> int:
     """Rewrite ``MaxPool(ceil_mode=1)`` as ``Pad(mode=edge)`` + ``MaxPool(ceil_mode=0)``; returns the count.
 

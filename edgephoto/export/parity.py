@@ -118,15 +118,13 @@ def compare(task, pset: ParitySet, out: np.ndarray) -> (Dict[str, float], Dict[s
 
 
 def run_artifact(spec, model_dir: Path, images_nhwc: np.ndarray) -> np.ndarray:
-    """Run the artifact of ``spec`` in ``model_dir`` on its engine; returns N x S x S (x C)."""
-    model_dir = Path(model_dir)
-    if spec.engine == "onnxruntime":
-        from .onnx import run_onnx
-        return as_maps(run_onnx(model_dir / spec.file, images_nhwc))
-    if spec.engine == "litert":
-        from .tflite import run_tflite
-        return as_maps(run_tflite(model_dir / spec.file, images_nhwc))
-    if spec.engine == "tfjs":
-        from .tfjs import run_tfjs
-        return as_maps(run_tfjs(model_dir, images_nhwc))
-    raise RuntimeError(f"no parity runner for engine '{spec.engine}'")
+    """The staged artifact in ``model_dir`` (its manifest included) through ``runtime.load`` with
+    the engine that will run it (``spec.engine``: onnxruntime, litert, or tfjs in Node), on the
+    already-normalized parity images; returns the output the manifest names, N x S x S (x C)."""
+    from ..runtime import load
+
+    model = load(model_dir, engine=spec.engine, threads=1)
+    k = model.spec.output.index
+    if model.engine.batches:
+        return as_maps(model.run_raw(images_nhwc)[k])
+    return as_maps(np.concatenate([model.run_raw(img[None])[k] for img in images_nhwc]))

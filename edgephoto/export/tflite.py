@@ -151,22 +151,3 @@ def make_interpreter(path: Path, threads: int = 0):
     return it
 
 
-def run_tflite(path: Path, images_nhwc: np.ndarray, threads: int = 0) -> np.ndarray:
-    """Run a TFLite image model image by image (quantized I/O handled); returns N x H x W x C."""
-    it = make_interpreter(path, threads)
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    res = []
-    for img in images_nhwc:
-        x = img[None].astype(np.float32)
-        if np.dtype(inp["dtype"]) != np.float32:
-            s, z = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / s + z), info.min, info.max).astype(inp["dtype"])
-        it.set_tensor(inp["index"], x)
-        it.invoke()
-        y = it.get_tensor(out["index"])
-        if np.dtype(out["dtype"]) != np.float32:
-            s, z = out["quantization"]
-            y = (y.astype(np.float32) - z) * s
-        res.append(np.asarray(y, np.float32).reshape(y.shape[1], y.shape[2], -1))
-    return np.stack(res)

@@ -43,9 +43,21 @@ PREFERENCE = ["tflite_int8", "onnx_int8", "tflite_fp32", "onnx_fp32", "tflite_fp
 
 
 def _check_file(manifest: Dict, path: Path) -> None:
+    """The model file(s) are what the manifest says: size and sha256. A multi-file bundle (TF.js:
+    ``files`` lists model.json and its shards) is checked as a whole."""
     want_bytes, want_sha = manifest.get("bytes"), manifest.get("sha256")
-    if want_bytes is not None and path.is_file() and path.stat().st_size != int(want_bytes):
-        raise ManifestError(f"{path} is {path.stat().st_size} bytes, the manifest says {want_bytes} "
+    if manifest.get("files"):
+        parts = [path.parent / f for f in manifest["files"]]
+        missing = [p.name for p in parts if not p.is_file()]
+        if missing:
+            raise ManifestError(f"{path.parent} lacks {', '.join(missing)} named by the manifest (re-export it)")
+        have = sum(p.stat().st_size for p in parts)
+        where = f"{path.parent} (its {len(parts)} files)"
+    else:
+        have = path.stat().st_size if path.is_file() else None
+        where = str(path)
+    if want_bytes is not None and have is not None and have != int(want_bytes):
+        raise ManifestError(f"{where} is {have} bytes, the manifest says {want_bytes} "
                             f"(truncated or replaced? re-export it)")
     if want_sha and sha256_of(path) != want_sha and sha256_of(path.parent) != want_sha:
             raise ManifestError(f"{path} does not match the manifest's sha256 (corrupt or replaced? re-export it)")

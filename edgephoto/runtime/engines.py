@@ -14,6 +14,7 @@ name               module                       formats
 ``tflite_runtime`` ``tflite_runtime.interpreter``  tflite (older name, Raspberry Pi)
 ``tensorflow``     ``tensorflow.lite``             tflite (fallback; heavy)
 ``onnxruntime``    ``onnxruntime``                 onnx
+``tfjs``           ``node`` + TF.js (wasm)          tfjs (what the web page runs; heavy)
 =================  ===========================  ===============================
 
 Adding a backend is one class with ``@ENGINES.register("name")``.
@@ -23,7 +24,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -66,6 +72,7 @@ class Engine:
     modules: Sequence[str] = ()        # importable top-level module(s); first found is used
     install_hint = ""
     heavy = False                      # never picked automatically when a light engine exists
+    batches = False                    # run() takes N > 1 images at once (else one per call)
 
     @classmethod
     def available(cls) -> bool:
@@ -225,6 +232,69 @@ class OnnxRuntimeEngine(Engine):
 
     def _run(self, x: np.ndarray) -> List[np.ndarray]:
         return [np.asarray(y, np.float32) for y in self.sess.run(None, {self.inp.name: x.astype(self.in_dtype)})]
+
+
+# -------------------------------------------------------------------------------- TF.js (Node)
+NODE_DIR = Path(__file__).resolve().parents[1] / "export" / "node"
+NODE_TIMEOUT_S = 1800
+
+
+def node_dir() -> Path:
+    """Folder holding ``run_tfjs.js`` and its ``node_modules`` (``EDGEPHOTO_NODE_DIR`` overrides)."""
+    return Path(os.environ.get("EDGEPHOTO_NODE_DIR", NODE_DIR))
+
+
+def node_problem() -> Optional[str]:
+    """None when node and the TF.js modules are installed, else a one-line reason."""
+    d = node_dir()
+    if not shutil.which("node"):
+        return "node is not installed (apt-get install nodejs npm), needed to run TF.js bundles"
+    for mod in ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm"):
+        if not (d / "node_modules" / mod / "package.json").exists():
+            return f"Node module {mod} missing: run `npm ci --prefix {d}` (or `make node`)"
+    return None
+
+
+@ENGINES.register("tfjs")
+class TfjsNodeEngine(Engine):
+    """A TF.js graph model run by TF.js 4.22 in Node on the wasm backend (``run_tfjs.js``): the
+    numbers the web page computes, for parity checks and the bench. One Node process per call,
+    so it takes whole batches."""
+
+    name = "tfjs"
+    formats = ("tfjs",)
+    install_hint = "apt-get install nodejs npm; make node"
+    heavy = True
+    batches = True
+
+    @classmethod
+    def available(cls) -> bool:
+        return node_problem() is None
+
+    def _open(self) -> None:
+        problem = node_problem()
+        if problem:
+            raise EngineError(problem)
+        self.model_dir = Path(self.path).parent
+        self.layout = "NHWC"
+        self.last_info: Dict[str, Any] = {}
+
+    def _run(self, x: np.ndarray) -> List[np.ndarray]:
+        with tempfile.TemporaryDirectory(prefix="edgephoto-tfjs-") as tmp:
+            inp, outp = Path(tmp) / "in.npy", Path(tmp) / "out.npy"
+            np.save(inp, np.ascontiguousarray(x, np.float32))
+            cmd = ["node", str(node_dir() / "run_tfjs.js"), str(self.model_dir), str(inp), str(outp),
+                   "--threads", str(self.threads)]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=NODE_TIMEOUT_S)
+            if r.returncode != 0 or not outp.exists():
+                lines = [l.strip() for l in (r.stderr + r.stdout).splitlines() if l.strip()]
+                raise EngineError(f"TF.js run in Node failed: {(lines[-1] if lines else 'no output')[:300]}")
+            y = np.load(outp)
+            try:
+                self.last_info = json.loads(r.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                self.last_info = {}
+        return [y.reshape(y.shape[0], y.shape[1], y.shape[2], -1)]
 
 
 # ------------------------------------------------------------------------------------- selection
