@@ -114,10 +114,10 @@ def test_runtime_output_equals_hand_written_reference(imported, work):
     assert np.abs(got - want).max() < 1e-5
     # both contract fields matter: the other output, or /255, would give something else
     assert np.abs(hand_reference(work / "peer.onnx", rgb, index=0) - want).max() > 1e-2
-    m255 = json.loads(json.dumps(model.manifest))
-    m255["input"]["scale"] = "255"
+    from dataclasses import replace
     from edgephoto.runtime.model import normalize
-    assert np.abs(normalize(rgb, m255) - normalize(rgb, model.manifest)).max() > 0.1
+    i255 = replace(model.spec.input, scale="255")
+    assert np.abs(normalize(rgb, i255) - normalize(rgb, model.spec.input)).max() > 0.1
 
 
 def test_known_model_needs_no_flags_and_a_wrong_spec_is_refused(work, tmp_path, monkeypatch):
@@ -151,20 +151,29 @@ def test_known_model_needs_no_flags_and_a_wrong_spec_is_refused(work, tmp_path, 
 def test_runtime_input_scale_and_output_index_checks():
     from edgephoto.runtime.manifest import ManifestError
     from edgephoto.runtime.model import normalize
+    from edgephoto.runtime.spec import InputSpec, check_manifest
+    from edgephoto.tasks import get_task
     rgb = np.array([[[10, 20, 200], [0, 100, 50]]], np.uint8)
-    m = {"input": {"range": [0, 1], "mean": MEAN, "std": STD, "scale": "max"}}
+    inp = InputSpec(range=(0.0, 1.0), mean=tuple(MEAN), std=tuple(STD), scale="max")
     want = (rgb / 200.0 - np.array(MEAN)) / np.array(STD)
-    assert np.abs(normalize(rgb, m) - want).max() < 1e-5
-    assert np.abs(normalize(np.zeros((2, 2, 3), np.uint8), m) - (0 - np.array(MEAN)) / np.array(STD)).max() < 1e-6
-    with pytest.raises(ManifestError, match="input.scale"):
-        normalize(rgb, {"input": {"scale": "65535"}})
+    assert np.abs(normalize(rgb, inp) - want).max() < 1e-5
+    assert np.abs(normalize(np.zeros((2, 2, 3), np.uint8), inp) - (0 - np.array(MEAN)) / np.array(STD)).max() < 1e-6
+    good = {"task": "matte", "format": "onnx", "precision": "fp32", "file": "m.onnx",
+            **get_task("matte").spec.to_manifest()}
+    for block, field, value in (("input", "scale", "65535"), ("output", "index", -1)):
+        bad = json.loads(json.dumps(good))
+        bad[block][field] = value
+        with pytest.raises(ManifestError, match=f"{block}.{field}"):
+            check_manifest(bad)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
 def test_web_normalize_scale_max_matches_python(tmp_path):
     from edgephoto.runtime.model import normalize
+    from edgephoto.runtime.spec import InputSpec
     rgb = low_key_photo(4, 5)
     m = {"input": {"range": [0, 1], "mean": MEAN, "std": STD, "scale": "max"}}
+    inp = InputSpec(range=(0.0, 1.0), mean=tuple(MEAN), std=tuple(STD), scale="max")
     script = tmp_path / "n.mjs"
     script.write_text(
         f'import {{ normalize }} from "{(REPO / "web" / "edgephoto.js").as_uri()}";\n'
@@ -173,7 +182,7 @@ def test_web_normalize_scale_max_matches_python(tmp_path):
     r = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     js = np.array(json.loads(r.stdout), np.float32)
-    assert np.array_equal(js, normalize(rgb, m).ravel())      # bit for bit
+    assert np.array_equal(js, normalize(rgb, inp).ravel())      # bit for bit
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -268,15 +277,16 @@ def test_imported_teacher_gives_logits_of_the_runtime_mask(imported, work):
     import torch
     from edgephoto import runtime
     from edgephoto.compress.imported_teacher import ImportedTeacher
+    from dataclasses import replace
     from edgephoto.data.torch_datasets import to_input_tensor
     from edgephoto.tasks import get_task
     task = get_task("matte")
     rgbs = [low_key_photo(48, 48, seed=s) for s in (1, 2)]
-    x = torch.stack([to_input_tensor(a, task.mean, task.std) for a in rgbs])
+    x = torch.stack([to_input_tensor(a, task.spec.input) for a in rgbs])
     teacher = ImportedTeacher(imported.dir, task, threads=1)
     assert np.array_equal(teacher.to_uint8(x), np.stack(rgbs))        # the batch maps back exactly
     ctx = {"grid": 16, "position": True}                               # a task input with global context
-    x8 = torch.stack([to_input_tensor(a, task.mean, task.std, ctx) for a in rgbs])
+    x8 = torch.stack([to_input_tensor(a, replace(task.spec.input, context=ctx)) for a in rgbs])
     assert x8.shape[1] == 8 and np.array_equal(teacher.to_uint8(x8), np.stack(rgbs))
     with torch.no_grad():
         z = teacher(x)[0]

@@ -67,7 +67,7 @@ def _reference(model, rgb):
     import torch
 
     from edgephoto.runtime import normalize
-    x = torch.from_numpy(normalize(rgb, model.manifest)).permute(2, 0, 1)[None]
+    x = torch.from_numpy(normalize(rgb, model.spec.input)).permute(2, 0, 1)[None]
     with torch.no_grad():
         return retouch_net(seed=0)(x)[0].permute(1, 2, 0).numpy()
 
@@ -80,7 +80,7 @@ def _seam(out, model, axis):
     image border.
     """
     from edgephoto.runtime.model import tile_params, tile_starts
-    (t, _), (ov, _) = tile_params(model.manifest)
+    (t, _), (ov, _) = tile_params(model.spec)
     d2 = np.abs(np.diff(out, n=2, axis=axis))
     d2 = d2 if axis == 1 else d2.transpose(1, 0, 2)
     n = out.shape[axis]
@@ -380,9 +380,8 @@ def test_context_model_tiles_equal_one_whole_photo_pass(tmp_path):
     rgb[20:60, 30:90] = (200, 40, 90)
     model = runtime.load(d, threads=1)
     got = model.predict(rgb).outputs["image"] * 20.0 - 10.0
-    mean, std = model.manifest["input"]["mean"], model.manifest["input"]["std"]
     with torch.no_grad():
-        ref = net(to_input_tensor(rgb, mean, std, ctx)[None])[0].permute(1, 2, 0).numpy()
+        ref = net(to_input_tensor(rgb, model.spec.input)[None])[0].permute(1, 2, 0).numpy()
     assert got.shape == ref.shape == (144, 112, 3)
     assert np.abs(got - ref).max() < 1e-4
     # the context matters: the same tiles without it give another answer

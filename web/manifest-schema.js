@@ -179,7 +179,7 @@ export default {
             "object",
             "null"
           ],
-          "description": "global context channels after the photo's: {'grid': G, 'position': bool} (runtime/model.py)"
+          "description": "global context channels after the photo's (runtime/model.py context_planes): 'grid' G adds 3 channels with the whole photo's G x G thumbnail, the same for every tile (HDRNet's global path); 'position' adds each pixel's (y, x) in the whole photo, in [-1, 1]"
         },
         "latent_dim": {
           "type": [

@@ -29,21 +29,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..runtime.spec import InputSpec
 
 DEFAULT_CALIB_IMAGES = 32
 
 
-def preprocess(path: Path, size: int, mean: Sequence[float], std: Sequence[float],
-               context: Optional[Dict[str, Any]] = None) -> np.ndarray:
-    """One image -> float32 HWC normalized array at ``size x size`` (the runtime's resize mode),
-    plus the global-context channels of models that take them (``input.context``)."""
-    from ..data.folders import load_rgb, normalize
-    from ..runtime.model import whole_with_context
+def preprocess(path: Path, size: int, inp: "InputSpec") -> np.ndarray:
+    """One image file -> the model input HxWxC at ``size x size`` (the runtime's resize mode and
+    :func:`~edgephoto.runtime.model.whole_input`: normalized, plus any context channels)."""
+    from ..data.folders import load_rgb
+    from ..runtime.model import whole_input
 
-    return whole_with_context(normalize(load_rgb(path, (size, size)), mean, std), context)
+    return whole_input(load_rgb(path, (size, size)), inp)
 
 
 @dataclass
@@ -53,9 +55,8 @@ class CalibrationSet:
     images: np.ndarray          # N x H x W x 3 float32, normalized
 
     @classmethod
-    def from_folder(cls, folder: Path, size: int, mean: Sequence[float], std: Sequence[float],
-                    limit: int = DEFAULT_CALIB_IMAGES,
-                    context: Optional[Dict[str, Any]] = None) -> "CalibrationSet":
+    def from_folder(cls, folder: Path, size: int, inp: "InputSpec",
+                    limit: int = DEFAULT_CALIB_IMAGES) -> "CalibrationSet":
         from ..data.folders import DatasetError, list_images
 
         folder = Path(folder)
@@ -68,7 +69,7 @@ class CalibrationSet:
         if limit and len(paths) > limit:   # spread over the folder, deterministic
             idx = np.linspace(0, len(paths) - 1, limit).round().astype(int)
             paths = [paths[i] for i in sorted(set(idx))]
-        imgs = np.stack([preprocess(p, size, mean, std, context) for p in paths]).astype(np.float32)
+        imgs = np.stack([preprocess(p, size, inp) for p in paths]).astype(np.float32)
         return cls(folder, paths, imgs)
 
     def __len__(self) -> int:

@@ -41,12 +41,6 @@ def load_rgb(path: Path, size: Tuple[int, int] | None = None) -> np.ndarray:
         return np.asarray(im, dtype=np.uint8).copy()
 
 
-def normalize(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """uint8 HxWx3 -> float32 HxWx3 ``(pixels/255 - mean) / std``: what every model input sees."""
-    x = rgb_u8.astype(np.float32) / 255.0
-    return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-
-
 def load_gray(path: Path, size: Tuple[int, int] | None = None) -> np.ndarray:
     """Decode a mask to float32 in [0, 1]."""
     with Image.open(path) as im:

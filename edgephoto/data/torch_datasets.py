@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
-
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..runtime.model import photo_thumbnail, whole_with_context, with_context
-from .folders import PairFolder, load_gray, load_rgb, normalize
+from ..runtime.model import normalize, photo_thumbnail, whole_input, with_context
+from ..runtime.spec import InputSpec
+from .folders import PairFolder, load_gray, load_rgb
 
 
-def to_input_tensor(rgb_u8: np.ndarray, mean: Sequence[float], std: Sequence[float],
-                    context: Optional[Dict[str, Any]] = None) -> torch.Tensor:
-    """uint8 HxWx3 (a whole photo) -> normalized CxHxW, with the global-context planes when
-    ``context`` is given (the runtime's own :func:`~edgephoto.runtime.model.with_context`)."""
-    return _chw(whole_with_context(normalize(rgb_u8, mean, std), context))
+def to_input_tensor(rgb_u8: np.ndarray, inp: InputSpec) -> torch.Tensor:
+    """uint8 HxWx3 (a whole photo) -> CxHxW as the runtime feeds it (:func:`whole_input`: normalized,
+    plus the global-context planes the spec declares)."""
+    return _chw(whole_input(rgb_u8, inp))
+
+
+def to_target_tensor(rgb_u8: np.ndarray, inp: InputSpec) -> torch.Tensor:
+    """A target photo in the input's value space (normalized, no context planes), CxHxW."""
+    return _chw(normalize(rgb_u8, inp))
 
 
 def _chw(x: np.ndarray) -> torch.Tensor:
@@ -43,8 +46,8 @@ class SeededAugment:
 class MaskDataset(SeededAugment, Dataset):
     """(image, mask) pairs resized to ``size`` x ``size``; ``augment`` adds flips and crops."""
 
-    def __init__(self, pairs: PairFolder, size: int, mean, std, augment: bool = False) -> None:
-        self.pairs, self.size, self.mean, self.std, self.augment = pairs, size, mean, std, augment
+    def __init__(self, pairs: PairFolder, size: int, inp: InputSpec, augment: bool = False) -> None:
+        self.pairs, self.size, self.inp, self.augment = pairs, size, inp, augment
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -70,7 +73,7 @@ class MaskDataset(SeededAugment, Dataset):
         else:
             img = load_rgb(ip, (s, s))
             mask = load_gray(mp, (s, s))
-        return to_input_tensor(img, self.mean, self.std), torch.from_numpy(np.ascontiguousarray(mask)[None])
+        return to_input_tensor(np.ascontiguousarray(img), self.inp), torch.from_numpy(np.ascontiguousarray(mask)[None])
 
 
 class ImagePairDataset(SeededAugment, Dataset):
@@ -79,10 +82,9 @@ class ImagePairDataset(SeededAugment, Dataset):
     pair resized to ``size``. With ``context``, the input also carries the *whole* input photo's
     thumbnail and the crop's position in it, exactly as the runtime gives them to each tile."""
 
-    def __init__(self, pairs: PairFolder, size: int, mean, std, augment: bool = False,
-                 context: Optional[Dict[str, Any]] = None) -> None:
-        self.pairs, self.size, self.mean, self.std, self.augment = pairs, size, mean, std, augment
-        self.context = context
+    def __init__(self, pairs: PairFolder, size: int, inp: InputSpec, augment: bool = False) -> None:
+        self.pairs, self.size, self.inp, self.augment = pairs, size, inp, augment
+        self.context = inp.context
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -105,13 +107,13 @@ class ImagePairDataset(SeededAugment, Dataset):
                 img, tgt = img[:, ::-1], tgt[:, ::-1]
                 x = w - s - x
             if self.context:   # the crop sees the whole photo's thumbnail and its place in it, as a tile does
-                full = normalize(np.ascontiguousarray(img), self.mean, self.std)
+                full = normalize(np.ascontiguousarray(img), self.inp)
                 xin = with_context(full[y:y + s, x:x + s], photo_thumbnail(full, self.context), self.context,
                                    int(y), int(x), (h, w))
             else:
-                xin = normalize(np.ascontiguousarray(img[y:y + s, x:x + s]), self.mean, self.std)
+                xin = normalize(np.ascontiguousarray(img[y:y + s, x:x + s]), self.inp)
             tgt = tgt[y:y + s, x:x + s]
         else:
             img, tgt = load_rgb(ip, (s, s)), load_rgb(tp, (s, s))
-            xin = whole_with_context(normalize(img, self.mean, self.std), self.context)
-        return _chw(xin), to_input_tensor(np.ascontiguousarray(tgt), self.mean, self.std)
+            xin = whole_input(img, self.inp)
+        return _chw(xin), to_target_tensor(np.ascontiguousarray(tgt), self.inp)

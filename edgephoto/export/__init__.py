@@ -95,8 +95,7 @@ class ExportContext:
 
     def _calibration(self):
         from ..compress.quantize import CalibrationSet
-        c = CalibrationSet.from_folder(self.calib_dir, self.size, self.task.mean, self.task.std,
-                                       context=self.task.input_context)
+        c = CalibrationSet.from_folder(self.calib_dir, self.size, self.task.spec.input)
         self.progress(f"  calibration: {len(c)} images from {self.calib_dir}")
         return c
 

@@ -58,8 +58,7 @@ def load_parity_set(task, data_root: Path, size: int, n: int = DEFAULT_PARITY_IM
     if n and len(pairs) > n:
         idx = np.linspace(0, len(pairs) - 1, n).round().astype(int)
         pairs = [pairs[i] for i in sorted(set(idx))]
-    images = np.stack([preprocess(p, size, task.mean, task.std, task.input_context)
-                       for p, _ in pairs]).astype(np.float32)
+    images = np.stack([preprocess(p, size, task.spec.input) for p, _ in pairs]).astype(np.float32)
     targets = [task.load_target(t) for _, t in pairs]
     return ParitySet(split, pairs, images, targets)
 

@@ -86,7 +86,7 @@ class RetouchNet(nn.Module):
 class ContextRetouchNet(nn.Module):
     """Per-pixel curves conditioned on the whole photo: HDRNet's split, at ~400 MACs per pixel.
 
-    Input (8 channels, see ``edgephoto.runtime.model.context_spec``): the pixels (3), the whole
+    Input (8 channels, see ``edgephoto.runtime.spec.InputSpec.context``): the pixels (3), the whole
     photo's ``grid x grid`` thumbnail repeated over the input (3) and the pixel's position in the
     photo (2). The photo is usually tiled, but the thumbnail and positions are the whole photo's, so
     every tile gets the same correction a single pass would.

@@ -71,8 +71,9 @@ def load(model_dir: Union[str, Path], engine: Optional[str] = None, threads: Opt
     if verify:
         _check_file(m, path)
     cls = pick_engine(m["format"], requested=engine, preferred=m.get("engine"))
-    layout = m["input"].get("layout", "NHWC")
-    return Model(m, cls(str(path), threads=threads, layout=layout))
+    from .spec import ModelSpec
+    spec = ModelSpec.from_manifest(m)
+    return Model(m, cls(str(path), threads=threads, layout=spec.input.layout), spec)
 
 
 def list_models(task: Optional[str] = None, dist: Union[str, Path] = "dist") -> List[Dict]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 from PIL import Image
@@ -29,6 +29,9 @@ from .adjust import adjust as _adjust
 from .engines import Engine
 from .manifest import ManifestError
 
+if TYPE_CHECKING:
+    from .spec import InputSpec, ModelSpec
+
 MODES = Registry("inference mode")
 INPUT_KINDS = Registry("input kind")
 OUTPUT_KINDS = Registry("output kind")
@@ -37,58 +40,47 @@ _RESAMPLE = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Im
              "lanczos": Image.LANCZOS, "box": Image.BOX}
 
 
-def _input_hw(manifest: Dict[str, Any]) -> tuple:
-    size = manifest["input"].get("size")
-    if isinstance(size, int):
-        return size, size
-    if not size or len(size) != 2:
-        raise ManifestError(f"manifest input.size must be [height, width], got {size!r}")
-    return int(size[0]), int(size[1])
-
-
-SCALES = ("255", "max")
-
-
-def input_scale(manifest: Dict[str, Any]) -> str:
-    """``input.scale``: ``"255"`` (default: pixels / 255) or ``"max"`` (pixels / the image's maximum)."""
-    s = str(manifest["input"].get("scale", "255")).strip().lower()
-    if s not in SCALES:
-        raise ManifestError(f"manifest input.scale must be one of {', '.join(SCALES)}, got {s!r}")
-    return s
-
-
-def normalize(rgb: np.ndarray, manifest: Dict[str, Any]) -> np.ndarray:
+def normalize(rgb: np.ndarray, inp: "InputSpec") -> np.ndarray:
     """uint8 HxWx3 -> float32 HxWx3 model values at the same size: ``(x/255 - mean) / std``.
 
-    ``input.range`` [lo, hi] maps 0..255 to lo..hi first; ``input.channels`` "BGR" swaps channels.
-    ``input.scale`` "max" divides by the largest value of the whole (resized) image instead of 255
+    The one preprocessing of the package: the runtime, the training datasets, int8 calibration,
+    parity and evaluation all call it (through :func:`whole_input` where a photo is one input).
+    ``inp.range`` [lo, hi] maps 0..255 to lo..hi first; ``inp.channels`` "BGR" swaps channels.
+    ``inp.scale`` "max" divides by the largest value of the whole (resized) image instead of 255
     (how rembg feeds U2-Net: ``x / max(x)``; an all-black image stays 0).
     """
-    inp = manifest["input"]
-    lo, hi = inp.get("range", [0.0, 1.0])
-    div = 255.0 if input_scale(manifest) == "255" else max(float(rgb.max()) if rgb.size else 0.0, 1e-6)
+    lo, hi = inp.range
+    div = 255.0 if inp.scale == "255" else max(float(rgb.max()) if rgb.size else 0.0, 1e-6)
     x = rgb.astype(np.float32) * np.float32((hi - lo) / div) + np.float32(lo)
-    mean = np.asarray(inp.get("mean", [0.0, 0.0, 0.0]), np.float32)
-    std = np.asarray(inp.get("std", [1.0, 1.0, 1.0]), np.float32)
-    x = (x - mean) / std
-    if str(inp.get("channels", "RGB")).upper() == "BGR":
+    x = (x - np.asarray(inp.mean, np.float32)) / np.asarray(inp.std, np.float32)
+    if inp.channels == "BGR":
         x = x[..., ::-1]
     return np.ascontiguousarray(x, np.float32)
 
 
-def preprocess(rgb: np.ndarray, manifest: Dict[str, Any], size: Optional[tuple] = None) -> np.ndarray:
-    """uint8 HxWx3 -> float32 1xHxWx3 at the model's size, ``(x/255 - mean) / std``."""
-    h, w = size or _input_hw(manifest)
-    resample = _RESAMPLE.get(manifest.get("inference", {}).get("resample", "bilinear"), Image.BILINEAR)
-    if rgb.shape[0] != h or rgb.shape[1] != w:
-        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), resample))
-    return np.ascontiguousarray(normalize(rgb, manifest)[None])
+def resize_rgb(rgb: np.ndarray, hw: tuple, resample: str = "bilinear") -> np.ndarray:
+    """uint8 HxWx3 at (h, w) with Pillow's filter (what ``resize`` mode does before normalizing)."""
+    h, w = hw
+    if rgb.shape[0] == h and rgb.shape[1] == w:
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((w, h), _RESAMPLE.get(resample, Image.BILINEAR)))
+
+
+def whole_input(rgb: np.ndarray, inp: "InputSpec") -> np.ndarray:
+    """A whole photo (uint8 HxWx3, already at the model's size) as one model input, HxWxC: the
+    normalized pixels plus the context channels the spec declares (the photo is its own window)."""
+    return whole_with_context(normalize(rgb, inp), inp.context)
+
+
+def preprocess(rgb: np.ndarray, spec: "ModelSpec", size: Optional[tuple] = None) -> np.ndarray:
+    """uint8 HxWx3 -> float32 1xHxWx3 at the model's size (resized with ``inference.resample``)."""
+    rgb = resize_rgb(rgb, size or spec.input.hw, spec.inference.resample)
+    return np.ascontiguousarray(normalize(rgb, spec.input)[None])
 
 
 class ImageInput:
     """A photo: ``input.channels`` RGB/BGR, normalized by :func:`normalize` (``preprocess`` for the
-    resized whole photo). The one preprocessing of the package: datasets, calibration, parity and
-    evaluation call these too."""
+    resized whole photo)."""
 
     normalize = staticmethod(normalize)
     preprocess = staticmethod(preprocess)
@@ -98,23 +90,6 @@ INPUT_KINDS.register("image", ImageInput)
 
 
 # ------------------------------------------------------------------------------ global context
-def context_spec(manifest: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """``input.context`` or None. With it, the model's input has more channels than the photo's 3:
-
-    - ``grid`` G (if set): 3 channels holding the *whole* photo's G x G thumbnail, normalized like
-      the pixels, each cell repeated over its share of the model input (block-nearest). Every tile
-      of a photo gets the same thumbnail, so a model can correct by the whole photo's statistics
-      (HDRNet's global path) however the photo is tiled;
-    - ``position`` (if true): 2 channels holding each pixel's (y, x) in the whole photo in [-1, 1].
-    """
-    ctx = manifest.get("input", {}).get("context")
-    if not ctx:
-        return None
-    if not isinstance(ctx, dict) or not (ctx.get("grid") or ctx.get("position")):
-        raise ManifestError(f"manifest input.context must be {{'grid': G, 'position': bool}}, got {ctx!r}")
-    return ctx
-
-
 def thumbnail(x: np.ndarray, grid: int) -> np.ndarray:
     """HxWxC float -> grid x grid x C block means; block i spans rows floor(i*H/grid) .. floor((i+1)*H/grid).
 
@@ -201,42 +176,30 @@ def resize_map(a: np.ndarray, hw: tuple) -> np.ndarray:
 @MODES.register("resize")
 def mode_resize(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     """Resize the whole photo to the model's input, run once; outputs stay at model resolution."""
-    x = preprocess(photo.rgb, model.manifest)
-    ctx = context_spec(model.manifest)
+    x = preprocess(photo.rgb, model.spec)
+    ctx = model.spec.input.context
     if ctx:   # the thumbnail of the photo itself, not of its resized copy
-        x = with_context(x[0], photo_thumbnail(normalize(photo.rgb, model.manifest), ctx), ctx)[None]
+        x = with_context(x[0], photo_thumbnail(normalize(photo.rgb, model.spec.input), ctx), ctx)[None]
     return model.engine.run(x)
 
 
 DEFAULT_OVERLAP = 32
 
 
-def _pair(value: Any, what: str) -> tuple:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == int(value):
-        return int(value), int(value)
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v) for v in value):
-        return int(value[0]), int(value[1])
-    raise ManifestError(f"manifest {what} must be an integer or [height, width], got {value!r}")
-
-
-def tile_params(manifest: Dict[str, Any]) -> tuple:
+def tile_params(spec: "ModelSpec") -> tuple:
     """``((tile_h, tile_w), (overlap_h, overlap_w))`` from ``inference.tile`` / ``inference.overlap``.
 
     The tile is the model's ``input.size`` (``inference.tile``, if given, must equal it: one tile is
     one model input). ``overlap`` defaults to 32 (at most half the tile), and must be in [0, tile).
     """
-    inf = manifest.get("inference", {})
-    th, tw = _input_hw(manifest)
-    if inf.get("tile") is not None:
-        t = _pair(inf["tile"], "inference.tile")
-        if t != (th, tw):
-            raise ManifestError(f"manifest inference.tile {list(t)} differs from input.size [{th}, {tw}] "
-                                f"(one tile is one model input)")
-    if inf.get("overlap") is None:
-        oh, ow = min(DEFAULT_OVERLAP, th // 2), min(DEFAULT_OVERLAP, tw // 2)
-    else:
-        oh, ow = _pair(inf["overlap"], "inference.overlap")
+    inf = spec.inference
+    if spec.input.hw is None:
+        raise ManifestError("inference mode 'tile' needs a fixed input.size")
+    th, tw = spec.input.hw
+    if inf.tile is not None and tuple(inf.tile) != (th, tw):
+        raise ManifestError(f"manifest inference.tile {list(inf.tile)} differs from input.size [{th}, {tw}] "
+                            f"(one tile is one model input)")
+    oh, ow = inf.overlap if inf.overlap is not None else (min(DEFAULT_OVERLAP, th // 2), min(DEFAULT_OVERLAP, tw // 2))
     for o, t in ((oh, th), (ow, tw)):
         if not 0 <= o < t:
             raise ManifestError(f"manifest inference.overlap {o} must be in [0, {t}) for a tile of {t}")
@@ -306,10 +269,10 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     Returns one float32 HxWxC array per model output, at the photo's resolution; every output must
     have the input's spatial size.
     """
-    (th, tw), (oh, ow) = tile_params(model.manifest)
-    x = normalize(photo.rgb, model.manifest)
+    (th, tw), (oh, ow) = tile_params(model.spec)
+    x = normalize(photo.rgb, model.spec.input)
     H, W = x.shape[:2]
-    ctx = context_spec(model.manifest)
+    ctx = model.spec.input.context
     thumb = photo_thumbnail(x, ctx)
     planes: Dict[Any, np.ndarray] = {}
     x, top = _pad_axis(x, 0, th)
@@ -338,22 +301,14 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     return [np.ascontiguousarray(a[top:top + H, left:left + W] / wsum) for a in acc]
 
 
-mode_tile.check = tile_params  # type: ignore[attr-defined]  # manifest errors at load, not at predict
+mode_tile.check = tile_params  # type: ignore[attr-defined]  # spec errors at load, not at predict
 MODES.register("pad", mode_tile)
 
 
 # --------------------------------------------------------------------------------- output kinds
-def output_index(manifest: Dict[str, Any]) -> int:
-    """``output.index``: which engine output the output kind reads (default 0, the first)."""
-    k = manifest["output"].get("index", 0)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ManifestError(f"manifest output.index must be a non-negative integer, got {k!r}")
-    return k
-
-
 def selected_output(model: "Model", raw: List[np.ndarray]) -> np.ndarray:
     """The engine output named by ``output.index``; one line if the model has fewer outputs."""
-    k = output_index(model.manifest)
+    k = model.spec.output.index
     if k >= len(raw):
         raise ManifestError(f"manifest output.index is {k} but the model has {len(raw)} output(s)")
     return raw[k]
@@ -409,7 +364,7 @@ class AlphaOutput:
         y = selected_output(model, raw)
         y = y[0] if y.ndim == 4 else y            # HxWxC
         m = y[..., 0] if y.ndim == 3 else y
-        lo, hi = model.manifest["output"].get("range", [0.0, 1.0])
+        lo, hi = model.spec.output.range
         m = (m.astype(np.float32) - lo) / max(hi - lo, 1e-12)
         H, W = photo.rgb.shape[:2]
         mask = np.clip(resize_map(m, (H, W)), 0.0, 1.0)
@@ -467,7 +422,7 @@ class ImageOutput:
             y = y[..., :3]
         else:
             raise ManifestError(f"output kind 'image' needs 1 or 3+ channels, the model gives {y.shape[-1]}")
-        lo, hi = model.manifest["output"].get("range", [0.0, 1.0])
+        lo, hi = model.spec.output.range
         y = (y.astype(np.float32) - np.float32(lo)) / np.float32(max(hi - lo, 1e-12))
         H, W = photo.rgb.shape[:2]
         return {"image": np.clip(resize_map(y, (H, W)), 0.0, 1.0).astype(np.float32)}
@@ -497,10 +452,10 @@ OUTPUT_KINDS.register("image", ImageOutput)
 class Model:
     """A model directory loaded with one engine. ``predict`` takes a path, PIL image or array."""
 
-    def __init__(self, manifest: Dict[str, Any], engine: Engine) -> None:
+    def __init__(self, manifest: Dict[str, Any], engine: Engine, spec: Optional["ModelSpec"] = None) -> None:
         from .spec import ModelSpec
         self.manifest = manifest
-        self.spec = ModelSpec.from_manifest(manifest)     # the typed contract; errors at load
+        self.spec = spec or ModelSpec.from_manifest(manifest)   # the typed contract; errors at load
         self.engine = engine
         self.task = manifest["task"]
         self.dir = manifest.get("_dir", "")
@@ -511,9 +466,7 @@ class Model:
         self._kind = OUTPUT_KINDS.get(kind)
         check = getattr(self._mode, "check", None)
         if check is not None:          # a bad manifest fails at load, not at the first photo
-            check(manifest)
-        input_scale(manifest)
-        output_index(manifest)
+            check(self.spec)
         self.kind = kind
         self.primary_output = getattr(self._kind, "primary", None)
 
@@ -524,7 +477,7 @@ class Model:
 
     @property
     def input_size(self) -> tuple:
-        return _input_hw(self.manifest)
+        return self.spec.input.hw
 
     def read(self, image: Any, downscale: bool = False, max_side: Optional[int] = None,
              max_upload_mb: Optional[float] = None) -> imageio.Photo:

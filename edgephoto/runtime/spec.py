@@ -66,9 +66,16 @@ class InputSpec:
     dtype: str = field(default="float32", metadata=_doc("what the engine is fed", enum=["float32", "float16"]))
     name: str = field(default="image", metadata=_doc("name of the model input"))
     context: Optional[Dict[str, Any]] = field(default=None, metadata=_doc(
-        "global context channels after the photo's: {'grid': G, 'position': bool} (runtime/model.py)"))
+        "global context channels after the photo's (runtime/model.py context_planes): 'grid' G adds "
+        "3 channels with the whole photo's G x G thumbnail, the same for every tile (HDRNet's global "
+        "path); 'position' adds each pixel's (y, x) in the whole photo, in [-1, 1]"))
     latent_dim: Optional[int] = field(default=None, metadata=_doc(
         "length of the noise vector of a 'latent' input", minimum=1))
+
+    def __post_init__(self) -> None:
+        ctx = self.context
+        if ctx is not None and not (ctx.get("grid") or ctx.get("position")):
+            raise ManifestError(f"manifest input.context must be {{'grid': G, 'position': bool}}, got {ctx!r}")
 
     @property
     def hw(self) -> Optional[Tuple[int, int]]:

@@ -121,7 +121,7 @@ class Task:
     def model_input(self, rgb_u8: np.ndarray):
         """One whole photo (uint8 HxWx3) -> the normalized 1xCxHxW tensor a model of this task takes."""
         from ..data.torch_datasets import to_input_tensor
-        return to_input_tensor(rgb_u8, self.mean, self.std, self.input_context)[None]
+        return to_input_tensor(rgb_u8, self.spec.input)[None]
 
     # ---- model I/O
     def outputs(self, raw) -> Any:

@@ -30,7 +30,7 @@ class MatteTask(Task):
 
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import MaskDataset
-        return MaskDataset(self.pair_folder(root, split), size, self.mean, self.std, augment=train)
+        return MaskDataset(self.pair_folder(root, split), size, self.spec.input, augment=train)
 
     def load_target(self, path, size=None):
         from ..data.folders import load_gray

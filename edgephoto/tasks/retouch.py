@@ -39,8 +39,7 @@ class RetouchTask(Task):
 
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import ImagePairDataset
-        return ImagePairDataset(self.pair_folder(root, split), size, self.mean, self.std, augment=train,
-                                context=self.input_context)
+        return ImagePairDataset(self.pair_folder(root, split), size, self.spec.input, augment=train)
 
     def load_target(self, path, size=None):
         from ..data.folders import load_rgb
