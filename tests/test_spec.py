@@ -92,6 +92,21 @@ def test_js_validator_says_what_python_says(tmp_path):
     assert json.loads(p.stdout) == expected
 
 
+def test_every_output_kind_has_a_plugin_in_both_runtimes(tmp_path):
+    """The schema's output kinds (Python's OUTPUT_KINDS) each have a class in web/edgephoto.js."""
+    from edgephoto.runtime.model import OUTPUT_KINDS
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    script = tmp_path / "kinds.mjs"
+    script.write_text(f'import {{ OUTPUT_KINDS }} from {json.dumps((REPO / "web" / "edgephoto.js").as_uri())};\n'
+                      'console.log(JSON.stringify(Object.keys(OUTPUT_KINDS).sort()));\n')
+    p = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == sorted(OUTPUT_KINDS.names()) == \
+        manifest_schema()["properties"]["output"]["properties"]["kind"]["enum"]
+
+
 def test_runtime_refuses_a_manifest_outside_the_contract(tmp_path):
     m = _manifest(ModelSpec(input=InputSpec(size=(64, 64)), output=OutputSpec(kind="alpha")))
     m["inference"]["tile_size"] = 64

@@ -461,7 +461,7 @@ export async function loadModel(manifestUrl, opts = {}) {
     throw new Error(`${manifestUrl}: ${e.message}`);
   }
   if (manifest.format !== "tfjs") throw new Error(`manifest ${manifestUrl} is a ${manifest.format} model; this page runs TF.js bundles (tfjs_*)`);
-  if (!["alpha", "image"].includes(manifest.output.kind)) throw new Error(`unknown output kind '${manifest.output.kind}'`);
+  if (!OUTPUT_KINDS[manifest.output.kind]) throw new Error(`output kind '${manifest.output.kind}' has no plug-in in this page (known: ${Object.keys(OUTPUT_KINDS).join(", ")})`);
   inputScale(manifest);
   outputIndex(manifest);
   const mode = (manifest.inference || {}).mode || "resize";
@@ -497,6 +497,60 @@ export async function loadModel(manifestUrl, opts = {}) {
   progress(1);
   return new Model(manifest, graph, manifestUrl);
 }
+
+// ------------------------------------------------------------------------------- output kinds
+// One class per manifest output.kind, as OUTPUT_KINDS in runtime/model.py: postprocess(raw, photo,
+// outputSpec) turns the inference mode's raw output (HxWxC float32 at model or photo resolution)
+// into what the user gets ({imageData, <named outputs>}). A new kind is one class + one entry.
+
+function clamp01(v) { return Math.min(1, Math.max(0, v)); }
+
+/** Channel c of a raw output mapped from output.range to [0, 1], at the photo's size. */
+function channelAt(raw, c, W, H, [lo, hi]) {
+  const den = f(Math.max(hi - lo, 1e-12));
+  let ch = new Float32Array(raw.h * raw.w);
+  for (let i = 0; i < ch.length; i++) ch[i] = f(f(raw.data[i * raw.c + c] - f(lo)) / den);
+  if (raw.h !== H || raw.w !== W) ch = resizeF32(ch, raw.w, raw.h, W, H);
+  return ch;
+}
+
+/** A foreground probability map -> mask (Float32Array HxW in [0, 1]) + the RGBA cut-out. */
+class AlphaOutput {
+  static postprocess(raw, photo, spec) {
+    const { width: W, height: H } = photo, n = W * H;
+    const m = channelAt(raw, 0, W, H, spec.range || [0, 1]);
+    const out = new Uint8ClampedArray(4 * n);
+    for (let i = 0; i < n; i++) {
+      m[i] = clamp01(m[i]);
+      let a = f(m[i] * 255.0);
+      if (photo.alpha) a = f(a * f(photo.alpha[i] / 255.0));
+      out[4 * i] = photo.rgb[3 * i]; out[4 * i + 1] = photo.rgb[3 * i + 1]; out[4 * i + 2] = photo.rgb[3 * i + 2];
+      out[4 * i + 3] = Math.trunc(f(a + 0.5));
+    }
+    return { imageData: makeImageData(out, W, H), mask: m };
+  }
+}
+
+/** An RGB image (1 channel: grey) -> image (Float32Array HxWx3 in [0, 1]) + the photo (input alpha kept). */
+class ImageOutput {
+  static postprocess(raw, photo, spec) {
+    const { width: W, height: H } = photo, n = W * H, C = raw.c;
+    if (!(C === 1 || C >= 3)) throw new Error(`output kind 'image' needs 1 or 3+ channels, the model gives ${C}`);
+    const chans = [0, 1, 2].map((c) => channelAt(raw, C === 1 ? 0 : c, W, H, spec.range || [0, 1]));
+    const img = new Float32Array(3 * n), out = new Uint8ClampedArray(4 * n);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 3; c++) {
+        const v = clamp01(chans[c][i]);
+        img[3 * i + c] = v;
+        out[4 * i + c] = Math.trunc(f(f(v * 255.0) + 0.5));
+      }
+      out[4 * i + 3] = photo.alpha ? photo.alpha[i] : 255;
+    }
+    return { imageData: makeImageData(out, W, H), image: img };
+  }
+}
+
+export const OUTPUT_KINDS = { alpha: AlphaOutput, image: ImageOutput };
 
 export class Model {
   constructor(manifest, graph, url) {
@@ -614,51 +668,13 @@ export class Model {
   async predict(input, opts = {}) {
     const t0 = performance.now();
     const photo = input && input.rgb ? input : toPhoto(input);
-    const { width: W, height: H } = photo;
     const raw = await this.infer(photo, opts.onProgress);
     const t1 = performance.now();
-    const [lo, hi] = this.manifest.output.range || [0, 1];
-    const n = W * H;
-    const out = new Uint8ClampedArray(4 * n);
-    let result;
-    if (this.kind === "alpha") {
-      let m = new Float32Array(raw.h * raw.w);
-      const den = f(Math.max(hi - lo, 1e-12));
-      for (let i = 0; i < m.length; i++) m[i] = f(f(raw.data[i * raw.c] - f(lo)) / den);
-      if (raw.h !== H || raw.w !== W) m = resizeF32(m, raw.w, raw.h, W, H);
-      for (let i = 0; i < n; i++) m[i] = Math.min(1, Math.max(0, m[i]));
-      for (let i = 0; i < n; i++) {
-        let a = f(m[i] * 255.0);
-        if (photo.alpha) a = f(a * f(photo.alpha[i] / 255.0));
-        out[4 * i] = photo.rgb[3 * i]; out[4 * i + 1] = photo.rgb[3 * i + 1]; out[4 * i + 2] = photo.rgb[3 * i + 2];
-        out[4 * i + 3] = Math.trunc(f(a + 0.5));
-      }
-      result = { mask: m };
-    } else {
-      const C = raw.c;
-      if (!(C === 1 || C >= 3)) throw new Error(`output kind 'image' needs 1 or 3+ channels, the model gives ${C}`);
-      const den = f(Math.max(hi - lo, 1e-12));
-      let chans = [0, 1, 2].map((c) => {
-        const ch = new Float32Array(raw.h * raw.w);
-        const src = C === 1 ? 0 : c;
-        for (let i = 0; i < ch.length; i++) ch[i] = f(f(raw.data[i * C + src] - f(lo)) / den);
-        return ch;
-      });
-      if (raw.h !== H || raw.w !== W) chans = chans.map((ch) => resizeF32(ch, raw.w, raw.h, W, H));
-      const img = new Float32Array(3 * n);
-      for (let i = 0; i < n; i++) {
-        for (let c = 0; c < 3; c++) {
-          const v = Math.min(1, Math.max(0, chans[c][i]));
-          img[3 * i + c] = v;
-          out[4 * i + c] = Math.trunc(f(f(v * 255.0) + 0.5));
-        }
-        out[4 * i + 3] = photo.alpha ? photo.alpha[i] : 255;
-      }
-      result = { image: img };
-    }
+    const result = OUTPUT_KINDS[this.kind].postprocess(raw, photo, this.manifest.output);
     const t2 = performance.now();
     this.timings = { infer_ms: t1 - t0, post_ms: t2 - t1, total_ms: t2 - t0 };
-    return { imageData: makeImageData(out, W, H), ...result, timings: this.timings };
+    const { imageData, ...outputs } = result;
+    return { imageData, ...outputs, timings: this.timings };
   }
 
   /** Run on an ImageData / canvas / <img>; returns an ImageData (cut-out or retouched photo). */
