@@ -55,7 +55,7 @@ def test_phase_schedule():
 def test_gan_teacher_trains_in_phases_and_resumes(tiny_retouch_data, tmp_path):
     out = tmp_path / "teacher"
     phases = [["global", 0.3], ["local", 0.2], ["joint", 0.5]]
-    kw = dict(arch=get_task("retouch").teacher_arch, adversarial=True, phases=phases)
+    kw = dict(arch=get_task("retouch").teacher_arch, recipe="pix2pix", phases=phases)
     train(_cfg(tiny_retouch_data, out, steps=2, **kw))
     state = read_checkpoint(out / "ckpt.pt")
     assert state["step"] == 2 and set(state["discriminator"]) == {"arch", "model", "optimizer"}
@@ -70,7 +70,7 @@ def test_gan_on_a_task_without_one_is_a_clear_error(tiny_matte_data, tmp_path):
     from edgephoto.errors import UserError
     with pytest.raises(UserError, match="no adversarial"):
         train(TrainConfig(task="matte", arch="u2netp_slim", data=str(tiny_matte_data), out=str(tmp_path / "x"),
-                          steps=1, batch=2, size=32, adversarial=True))
+                          steps=1, batch=2, size=32, recipe="pix2pix"))
 
 
 @pytest.fixture(scope="module")

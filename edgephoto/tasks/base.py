@@ -23,7 +23,9 @@ class Task:
     # the number the compression table and selection use; its direction is in metrics.METRIC_INFO
     primary_metric: str = "mae"
     data_layout: Dict[str, str] = field(default_factory=dict)  # sub-folder names of a split
-    # GAN training of the teacher: {"discriminator": arch, "gan_weight", "fm_weight", "lr"}; None: none
+    # the teacher's training recipe (edgephoto/train/recipes.py), e.g. "pix2pix" for a GAN teacher
+    teacher_recipe: str = "supervised"
+    # the GAN recipes' settings: {"discriminator": arch, "gan_weight", "fm_weight", "l1_weight"}
     adversarial: Optional[Dict[str, Any]] = None
     # the teacher's training phases as (phase, fraction of the steps), for models with set_phase()
     teacher_phases: Sequence[Tuple[str, float]] = ()

@@ -134,6 +134,7 @@ TASKS.register("retouch", RetouchTask(
         inference=InferenceSpec(mode="tile", tile=(256, 256), overlap=(32, 32))),
     primary_metric="l1",
     data_layout={"inputs": "inputs", "targets": "targets"},
+    teacher_recipe="pix2pix",
     adversarial={"discriminator": "patchgan_ms3_lite_ctx", "gan_weight": 1.0, "fm_weight": 10.0,
                  "l1_weight": 100.0},
     teacher_phases=(("global", 0.3), ("local", 0.2), ("joint", 0.5)),

@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--out needs a single --role")
         out = Path(args.out) if args.out else Path(args.runs) / args.task / role
         arch = args.arch or (task.teacher_arch if role == "teacher" else task.student_arch)
-        gan = role == "teacher" and bool(task.adversarial) and not args.no_gan
+        recipe = task.teacher_recipe if role == "teacher" else "supervised"
+        if args.no_gan and recipe == "pix2pix":
+            recipe = "supervised"
         phases = [list(p) for p in task.teacher_phases] if role == "teacher" else []
-        cfg = make_config(args, role, role, out, arch, sync_check=args.sync_check, adversarial=gan,
+        cfg = make_config(args, role, role, out, arch, sync_check=args.sync_check, recipe=recipe,
                           phases=phases)
         train(cfg)
     return 0

@@ -1,5 +1,5 @@
-"""The trainer: plain supervised training or distillation from a teacher (a checkpoint, or an
-exported / imported model directory run through the runtime: ``compress/imported_teacher.py``).
+"""The trainer: the loop around a training recipe (``recipes.py``: supervised, distill from a
+checkpoint or an exported / imported model, pix2pix's conditional GAN).
 
 - Adam with a two-phase step schedule (the U2-Net recipe: lr, then lr/10 for the last third).
 - A checkpoint (model + optimizer + scheduler + step) every ``ckpt_every`` steps and at the end;
@@ -25,7 +25,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from ..models import count_parameters, create_model
 from ..utils.progress import fmt_duration, log
-from .checkpoint import load_model, read_checkpoint, save_checkpoint
+from .checkpoint import read_checkpoint, save_checkpoint
+from .recipes import make_recipe
 
 
 @dataclass
@@ -51,7 +52,7 @@ class TrainConfig:
     hint_weight: float = 0.0            # side-output hints when distilling
     resume: bool = True
     sync_check: bool = False            # write each rank's parameter digest (DDP test)
-    adversarial: bool = False           # add the task's GAN losses (task.adversarial), e.g. pix2pixHD
+    recipe: str = ""                    # recipes.RECIPES name; "": distill with a teacher, else supervised
     phases: Sequence[Sequence[Any]] = ()   # [(phase, fraction of steps)] for models with set_phase()
     extra: Dict[str, Any] = field(default_factory=dict)
 
@@ -136,8 +137,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     # still changes float summation order, so results match only at the same --threads
     torch.use_deterministic_algorithms(True, warn_only=True)
     model = create_model(cfg.arch)
+    recipe = make_recipe(task, cfg)
     # GANs train with beta1 = 0.5 (pix2pix / pix2pixHD); plain and distillation runs with Adam's default
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.5, 0.999) if cfg.adversarial else (0.9, 0.999))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=recipe.betas)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps))
     step = 0
     if cfg.resume and ckpt_path.exists():
@@ -152,6 +154,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         if "scheduler" in state:
             sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
+        recipe.load_state_dict(state)
         if is_main:
             log(f"[train {cfg.task}/{out.name}] resuming from step {step} ({ckpt_path})")
     elif cfg.init and str(cfg.init).lower().endswith(".onnx"):
@@ -169,26 +172,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         if is_main:
             log(f"[train {cfg.task}/{out.name}] starting from the weights of {cfg.init}")
 
-    gan = None
-    if cfg.adversarial:
-        if not task.adversarial:
-            from ..errors import UserError
-            raise UserError(f"task '{cfg.task}' has no adversarial (GAN) training")
-        from .gan import AdversarialTrainer
-        gan = AdversarialTrainer(task.adversarial, cfg.lr)
-        if step and "discriminator" in state:
-            gan.load_state_dict(state["discriminator"])
     phased = bool(cfg.phases) and hasattr(model, "set_phase")
-
-    teacher = None
-    if cfg.teacher:
-        from ..compress.imported_teacher import ImportedTeacher, is_model_dir
-        if is_model_dir(cfg.teacher):   # an exported / imported model directory, run by the runtime
-            teacher = ImportedTeacher(cfg.teacher, task, threads=cfg.threads or None)
-        else:                           # a checkpoint
-            teacher, tstate = load_model(Path(cfg.teacher))
-            for p in teacher.parameters():
-                p.requires_grad_(False)
 
     ddp_model = model
     if world > 1:
@@ -208,9 +192,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     config = asdict(cfg)
     config.update(size=size, world_size=world)
     if is_main:
-        kind = f"distill T={cfg.temperature:g} from {cfg.teacher}" if teacher else "supervised"
-        if gan:
-            kind += f" + GAN ({task.adversarial['discriminator']})"
+        kind = recipe.describe()
         if phased:
             kind += ", phases " + " -> ".join(f"{n} {f:.0%}" for n, f in cfg.phases)
         log(f"[train {cfg.task}/{out.name}] {cfg.arch} ({count_parameters(model) / 1e6:.2f} M params), "
@@ -236,14 +218,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                         if is_main:
                             log(f"[train {cfg.task}/{out.name}] step {step}: phase '{phase}'")
                 raw = ddp_model(x)
-                if teacher is not None:
-                    with torch.no_grad():
-                        traw = teacher(x)
-                    loss = task.distill_loss(raw, traw, y, cfg.temperature, cfg.alpha, cfg.hint_weight)
-                else:
-                    loss = task.loss(raw, y)
-                if gan is not None:
-                    loss = gan.step(x, task.outputs(raw)[0], y, loss)
+                loss, terms = recipe.loss(raw, x, y)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at step {step}")
                 opt.zero_grad(set_to_none=True)
@@ -257,13 +232,12 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                     rate = seen / el if el else 0.0
                     rec = {"step": step, "loss": round(loss.item(), 5), "lr": opt.param_groups[0]["lr"],
                            "img_per_s": round(rate, 2), "elapsed_s": round(el, 1)}
-                    if gan is not None:
-                        rec.update({k: round(v, 5) for k, v in gan.last.items()})
+                    rec.update({k: round(v, 5) for k, v in terms.items()})
                     metrics_f.write(json.dumps(rec) + "\n")
                     metrics_f.flush()
                     eta = (cfg.steps - step) * cfg.batch * world / rate if rate else 0
-                    terms = "".join(f" {k} {v:.4f}" for k, v in (gan.last if gan else {}).items())
-                    log(f"[train {cfg.task}/{out.name}] step {step}/{cfg.steps} loss {loss.item():.4f}{terms} "
+                    shown = "".join(f" {k} {v:.4f}" for k, v in terms.items())
+                    log(f"[train {cfg.task}/{out.name}] step {step}/{cfg.steps} loss {loss.item():.4f}{shown} "
                         f"lr {rec['lr']:.1e} {rate:.1f} img/s eta {fmt_duration(eta)}")
                 if is_main and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
                     model.eval()
@@ -274,7 +248,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                 if is_main and step % cfg.ckpt_every == 0:
                     save_checkpoint(ckpt_path, model, task=cfg.task, arch=cfg.arch, input_size=size,
                                     step=step, optimizer=opt, scheduler=sched, config=config,
-                                    extra=_extra(gan))
+                                    extra=recipe.state_dict())
             epoch += 1
     finally:
         if metrics_f:
@@ -292,7 +266,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         result["val"] = val
         save_checkpoint(ckpt_path, model, task=cfg.task, arch=cfg.arch, input_size=size, step=step,
                         optimizer=opt, scheduler=sched, metrics={"val": val}, config=config,
-                        extra=_extra(gan))
+                        extra=recipe.state_dict())
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"step": step, "val": val, "final": True}) + "\n")
         log(f"[train {cfg.task}/{out.name}] done at step {step} in {fmt_duration(time.time() - t0)}; "
@@ -301,10 +275,6 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         dist.barrier()
         dist.destroy_process_group()
     return result
-
-
-def _extra(gan) -> Dict[str, Any]:
-    return {"discriminator": gan.state_dict()} if gan is not None else {}
 
 
 def _fmt(metrics: Dict[str, Any]) -> str:

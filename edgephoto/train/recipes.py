@@ -1,0 +1,122 @@
+"""Training recipes, registered by name in ``RECIPES`` (in the spirit of BasicSR's models).
+
+A recipe owns what one optimisation step computes and what a checkpoint holds besides the model:
+
+- ``supervised``: the task's loss against the ground truth;
+- ``distill``: the task's distillation loss against a teacher's soft targets (a checkpoint, or an
+  exported / imported model directory run through the runtime: ``compress/imported_teacher.py``);
+- ``pix2pix``: the supervised loss plus a conditional GAN whose discriminator sees
+  ``concat(input, output)`` at the same size (pix2pix / pix2pixHD; ``train/gan.py``); the
+  discriminator and its optimizer are saved in the checkpoint and resumed.
+
+The trainer (``trainer.py``) calls ``recipe.loss(raw, x, y)`` -> ``(loss, terms)`` for the model's
+update, ``recipe.state_dict()`` when it saves and ``recipe.load_state_dict()`` when it resumes.
+A new recipe is one class here with ``@RECIPES.register("name")``; a task names the recipe of its
+teacher (``Task.teacher_recipe``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import torch
+
+from ..errors import UserError
+from ..registry import Registry
+
+RECIPES = Registry("training recipe")
+
+
+class Recipe:
+    """Base: the task's supervised loss; nothing in the checkpoint besides the model."""
+
+    betas: Tuple[float, float] = (0.9, 0.999)     # Adam's default; GANs use (0.5, 0.999)
+
+    def __init__(self, task, cfg) -> None:
+        self.task, self.cfg = task, cfg
+
+    def describe(self) -> str:
+        return "supervised"
+
+    def loss(self, raw, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """The model's loss for one batch and the named terms to log."""
+        return self.task.loss(raw, y), {}
+
+    def state_dict(self) -> Dict[str, Any]:
+        """What the checkpoint holds for this recipe (besides model, optimizer, scheduler)."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        pass
+
+
+RECIPES.register("supervised", Recipe)
+
+
+@RECIPES.register("distill")
+class Distill(Recipe):
+    """``alpha * task loss + (1 - alpha) * T^2 * soft-target loss`` against a frozen teacher."""
+
+    def __init__(self, task, cfg) -> None:
+        super().__init__(task, cfg)
+        if not cfg.teacher:
+            raise UserError("the distill recipe needs a teacher (--teacher)")
+        from ..compress.imported_teacher import ImportedTeacher, is_model_dir
+        from .checkpoint import load_model
+        if is_model_dir(cfg.teacher):   # an exported / imported model directory, run by the runtime
+            self.teacher = ImportedTeacher(cfg.teacher, task, threads=cfg.threads or None)
+        else:                           # a checkpoint
+            self.teacher, _ = load_model(Path(cfg.teacher))
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+
+    def describe(self) -> str:
+        return f"distill T={self.cfg.temperature:g} from {self.cfg.teacher}"
+
+    def loss(self, raw, x, y):
+        with torch.no_grad():
+            traw = self.teacher(x)
+        return self.task.distill_loss(raw, traw, y, self.cfg.temperature, self.cfg.alpha,
+                                      self.cfg.hint_weight), {}
+
+
+@RECIPES.register("pix2pix")
+class Pix2Pix(Recipe):
+    """The supervised loss plus the task's conditional GAN (``Task.adversarial``: discriminator,
+    gan / feature-matching / pixel weights): one discriminator update per step, then the
+    generator's adversarial and feature-matching terms through the updated discriminator."""
+
+    betas = (0.5, 0.999)
+
+    def __init__(self, task, cfg) -> None:
+        super().__init__(task, cfg)
+        if not task.adversarial:
+            raise UserError(f"task '{task.name}' has no adversarial (GAN) training: its recipes are "
+                            f"supervised and distill")
+        from .gan import AdversarialTrainer
+        self.gan = AdversarialTrainer(task.adversarial, cfg.lr, betas=self.betas)
+
+    def describe(self) -> str:
+        return f"supervised + GAN ({self.task.adversarial['discriminator']})"
+
+    def loss(self, raw, x, y):
+        pixel = self.task.loss(raw, y)
+        total = self.gan.step(x, self.task.outputs(raw)[0], y, pixel)
+        return total, dict(self.gan.last)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"discriminator": self.gan.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if "discriminator" in state:
+            self.gan.load_state_dict(state["discriminator"])
+
+
+def recipe_name(cfg) -> str:
+    """The config's recipe, or the default: ``distill`` with a teacher, else ``supervised``."""
+    return cfg.recipe or ("distill" if cfg.teacher else "supervised")
+
+
+def make_recipe(task, cfg) -> Recipe:
+    return RECIPES.get(recipe_name(cfg))(task, cfg)
