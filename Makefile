@@ -102,15 +102,16 @@ starter-weights: setup data
 	$(PY) -m edgephoto compress --task $(TASK) --profile starter --runs starter_runs --data $(DATA) --temperatures $(STARTER_TEMPS) --threads $(THREADS)
 	$(PY) -m edgephoto.weights.publish --task $(TASK) --runs starter_runs --data $(DATA)
 
-# continue the committed starter student on DATA (e.g. data/matte-real) for FINETUNE_STEPS more steps;
+# continue the committed starter student (or FINETUNE_INIT) on DATA (e.g. data/matte-real) for FINETUNE_STEPS steps;
 # resumable: re-running picks up $(RUNS)/<task>/student-finetune/ckpt.pt. Long: start it in the
 # background (matte, 6000 steps at 192 px: ~100 minutes on 2 cores)
 FINETUNE_STEPS ?= 6000
+FINETUNE_INIT ?= edgephoto/weights/$(TASK)-student.pt
 FINETUNE_ARGS ?= --lr 1e-3 --batch 8
 finetune: setup
 	$(PY) -m edgephoto train --task $(TASK) --role student --profile starter --data $(DATA) --threads $(THREADS) \
 		--out $(RUNS)/$(TASK)/student-finetune --steps $(FINETUNE_STEPS) \
-		--init edgephoto/weights/$(TASK)-student.pt $(FINETUNE_ARGS)
+		--init $(FINETUNE_INIT) $(FINETUNE_ARGS)
 
 clean:
 	rm -rf $(RUNS) $(DIST) $(REPORTS)

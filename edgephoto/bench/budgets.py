@@ -1,4 +1,9 @@
-"""Read ``budgets.toml`` (stdlib ``tomllib``) and resolve one target's budgets for one task."""
+"""Read ``budgets.toml`` (stdlib ``tomllib``) and resolve one target's budgets for one task.
+
+Layers, later wins: the original system's requirements (``BUILTIN``) < the file's ``[defaults]`` <
+``[targets.<t>]`` < the task's own performance targets (``Task.budgets``, in its task module) <
+the file's ``[tasks.<task>]`` < ``[targets.<t>.tasks.<task>]``. A new task brings its targets with it.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +18,23 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     tomllib = None
 
-# used when no budgets file exists (same numbers as the repository's budgets.toml)
+# the original system's requirements, used under the file's [defaults] (and alone without a file)
 BUILTIN = {
     "defaults": {"size_mb": 20.0, "latency_s": 25.0, "max_side": 1024, "max_upload_mb": 35.0,
                  "latency_threads": 1, "latency_scale": 1.0},
     "targets": {"default": {}},
-    "tasks": {"matte": {"ship_format": "tflite_int8", "shipped_size_mb": 1.5, "latency_1024_s": 0.15,
-                        "int8_quality_rel_loss": 0.10, "peak_mem_mb": 300},
-              "retouch": {"ship_format": "tflite_int8", "shipped_size_mb": 0.5, "latency_1024_s": 0.5,
-                          "int8_quality_rel_loss": 0.10, "peak_mem_mb": 400}},
+    "tasks": {},
 }
+
+
+def task_budgets(task: str) -> Dict[str, Any]:
+    """The registered task's own targets (``Task.budgets``); {} for a name no task has."""
+    from ..registry import RegistryError
+    from ..tasks import get_task
+    try:
+        return dict(get_task(task).budgets)
+    except RegistryError:
+        return {}
 
 
 def load_budgets(path: Path | str | None) -> Dict[str, Any]:
@@ -56,6 +68,7 @@ def resolve(budgets: Dict[str, Any], target: str, task: str) -> Dict[str, Any]:
     out.update(BUILTIN["defaults"])
     out.update(budgets.get("defaults", {}))
     out.update(t)
+    out.update(task_budgets(task))
     out.update(budgets.get("tasks", {}).get(task, {}))
     out.update(t_tasks.get(task, {}))
     return out

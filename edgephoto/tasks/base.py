@@ -35,10 +35,15 @@ class Task:
     report_metrics: Sequence[str] = ()
     # the document's compression table: (label, variant, format key, document size, document loss)
     compression_rows: Sequence[Tuple[str, str, str, str, Optional[float]]] = ()
+    # the task's performance targets for the bench (edgephoto/bench/budgets.py; budgets.toml's
+    # [tasks.<task>] overrides them): ship_format, shipped_size_mb, latency_1024_s, ...
+    budgets: Dict[str, Any] = field(default_factory=dict)
     # model-card text for starter weights: what the built-in data is, and the known limits
     card_data: str = "the task's built-in generated pairs"
     card_data_real: str = "the task's built-in pairs made from fetched real photographs"
     card_caveat: str = "trained on the built-in data only."
+    # the commands that reproduce the committed starter weights (default: make starter-weights)
+    card_reproduce: str = ""
 
     # ---- the contract's parts, read-only (the spec is the one place they are set)
     @property

@@ -97,6 +97,13 @@ TASKS.register("matte", MatteTask(
                           meaning="probability that the pixel belongs to the foreground object"),
         inference=InferenceSpec(mode="resize", resample="bilinear")),
     primary_metric="mae",
+    budgets={
+        "ship_format": "tflite_int8",   # the shipped artifact a device runs (shipped variant, this format)
+        "shipped_size_mb": 1.5,         # at most 1/3 of the published U2-Netp's 4.57 MB
+        "latency_1024_s": 0.15,         # a 1024x1024 photo end to end (decode..composite), 1 thread
+        "int8_quality_rel_loss": 0.10,  # int8 may lose at most 10% of the MAE of its fp32 source
+        "peak_mem_mb": 300,             # runtime peak RSS on a 1024x1024 photo (shipped variant)
+    },
     data_layout={"inputs": "images", "targets": "masks"},
     report_metrics=("mae", "max_f"),
     # the demo trains at 128 px: U2-Net's full-resolution stages make 160 px 1.5x slower per step
@@ -110,6 +117,13 @@ TASKS.register("matte", MatteTask(
                 "frame looks like background to it (on skimage's astronaut it removes the astronaut); it "
                 "still loses to the published U2-Netp on the real test split (see the README's Results). "
                 "Fine-tune on DUTS for real use (README, *Your own dataset*).",
+    card_reproduce="make fetch                                   # real photos + cut-outs (cached in sources/)\n"
+                   "edgephoto import sources/models/u2netp/u2netp.onnx --task matte --name u2netp\n"
+                   "edgephoto data --task matte --out data/matte-real --pseudo-labels dist/matte/u2netp/onnx_fp32\n"
+                   "git show 4fabfc3:edgephoto/weights/matte-student.pt > prev.pt   # the generated-scene starter\n"
+                   "edgephoto train --task matte --role student --profile starter --data data/matte-real \\\n"
+                   "    --runs real_runs --size 192 --batch 8 --lr 1e-3 --steps 2600 --init prev.pt\n"
+                   "python -m edgephoto.weights.publish real_runs/matte/student/ckpt.pt --task matte --data data/matte-real",
     compression_rows=(
         ("U2-Net big (teacher fp32)", "teacher", "onnx_fp32", "157 MB", 0.009145),
         ("U2-Net small (student trained alone, fp32)", "student", "onnx_fp32", "9.8 MB", 0.011567),

@@ -133,6 +133,13 @@ TASKS.register("retouch", RetouchTask(
                           meaning="the retouched photo, RGB"),
         inference=InferenceSpec(mode="tile", tile=(256, 256), overlap=(32, 32))),
     primary_metric="l1",
+    budgets={
+        "ship_format": "tflite_int8",   # the student, int8, run in 256x256 tiles
+        "shipped_size_mb": 0.5,
+        "latency_1024_s": 0.5,          # a 1024x1024 photo end to end, 1 thread
+        "int8_quality_rel_loss": 0.10,  # int8 may lose at most 10% of the test L1 of its fp32 source
+        "peak_mem_mb": 400,
+    },
     data_layout={"inputs": "inputs", "targets": "targets"},
     teacher_recipe="pix2pix",
     adversarial={"discriminator": "patchgan_ms3_lite_ctx", "gan_weight": 1.0, "fm_weight": 10.0,
@@ -148,6 +155,11 @@ TASKS.register("retouch", RetouchTask(
     card_caveat="it learned to undo synthetic defects, which is a proxy for retouching: it restores "
                 "exposure, colour cast, contrast and saturation but has never seen a retoucher's style. "
                 "Train on real pairs (MIT-Adobe FiveK layout, README *Your own dataset*) for that.",
+    card_reproduce="make fetch                                   # real photos (cached in sources/)\n"
+                   "edgephoto data --task retouch --out data/retouch-real\n"
+                   "edgephoto train --task retouch --role student --profile starter --data data/retouch-real \\\n"
+                   "    --runs real_runs --size 128 --batch 16 --lr 2e-3 --steps 2000 --threads 1\n"
+                   "python -m edgephoto.weights.publish real_runs/retouch/student/ckpt.pt --task retouch --data data/retouch-real",
     # the document's Table 3.2 (its loss is the L1 of the generator's output on its test set)
     compression_rows=(
         ("pix2pixHD teacher fp32", "teacher", "onnx_fp32", "31.8 MB", 0.02713),

@@ -16,20 +16,6 @@ from pathlib import Path
 from . import WEIGHTS_DIR, starter_path
 from ..cli import add_task_argument
 
-REPRODUCE = {
-    "matte": "make fetch                                   # real photos + cut-outs (cached in sources/)\n"
-             "edgephoto import sources/models/u2netp/u2netp.onnx --task matte --name u2netp\n"
-             "edgephoto data --task matte --out data/matte-real --pseudo-labels dist/matte/u2netp/onnx_fp32\n"
-             "git show 4fabfc3:edgephoto/weights/matte-student.pt > prev.pt   # the generated-scene starter\n"
-             "edgephoto train --task matte --role student --profile starter --data data/matte-real \\\n"
-             "    --runs real_runs --size 192 --batch 8 --lr 1e-3 --steps 2600 --init prev.pt\n"
-             "python -m edgephoto.weights.publish real_runs/matte/student/ckpt.pt --task matte --data data/matte-real",
-    "retouch": "make fetch                                   # real photos (cached in sources/)\n"
-               "edgephoto data --task retouch --out data/retouch-real\n"
-               "edgephoto train --task retouch --role student --profile starter --data data/retouch-real \\\n"
-               "    --runs real_runs --size 128 --batch 16 --lr 2e-3 --steps 2000 --threads 1\n"
-               "python -m edgephoto.weights.publish real_runs/retouch/student/ckpt.pt --task retouch --data data/retouch-real",
-}
 
 
 def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None) -> Path:
@@ -82,7 +68,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
 - Reproduce:
 
 ```bash
-{REPRODUCE.get(task_name, f"make starter-weights TASK={task_name}")}
+{task.card_reproduce or f"make starter-weights TASK={task_name}"}
 ```
 
 ```json
