@@ -389,3 +389,86 @@ def test_context_model_tiles_equal_one_whole_photo_pass(tmp_path):
     plain["input"] = {k: v for k, v in m["input"].items() if k != "context"}
     with pytest.raises(Exception):
         runtime.Model(plain, model.engine).predict(rgb)   # 3 channels into an 8-channel model
+
+
+# ------------------------------------------------------------------------ scale-aware tiles (4x)
+def _upscaler_dir(dist: Path, tile: int, overlap: int, pointwise: bool, scale_in_manifest: int = 4) -> Path:
+    """A 4x 'upscaler' fixture: nearest x4 of the de-normalized photo, plus (unless ``pointwise``)
+    a zero-padded 3x3 conv correction that sees each tile's border, so a bad blend shows seams."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+    from runtime_fixtures import MEAN, STD, write_manifest
+
+    class Up4(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(3, 3, 3, padding=1)
+            self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+
+        def forward(self, x):
+            up = F.interpolate(x * self.std + self.mean, scale_factor=4, mode="nearest")
+            return up if pointwise else torch.clamp(up + 0.05 * torch.tanh(self.c(up)), 0.0, 1.0)
+
+    torch.manual_seed(0)
+    net = Up4().eval()
+    d = dist / "upscale" / ("pointwise" if pointwise else "conv") / "onnx_fp32"
+    d.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(net, (torch.randn(1, 3, tile, tile),), str(d / "model.onnx"), input_names=["image"],
+                      output_names=["image"], opset_version=17, dynamo=False)
+    write_manifest(d, variant=d.parent.name, fmt="onnx", precision="fp32", file="model.onnx", size=tile,
+                   layout="NCHW", shipped=True, engine="onnxruntime",
+                   extra={"task": "upscale", "arch": "up4_fixture",
+                          "output": {"name": "image", "kind": "image", "range": [0.0, 1.0], "channels": 3,
+                                     "scale": scale_in_manifest},
+                          "inference": {"mode": "tile", "tile": tile, "overlap": overlap}})
+    return d, net
+
+
+def test_4x_tiles_land_on_the_output_grid(tmp_path):
+    """Output 4x the photo; a pointwise 4x model gives exactly its whole-image result through
+    overlapping (and edge-aligned, padded) tiles, i.e. offsets and blend weights are scaled."""
+    import torch
+    from edgephoto import runtime
+    d, net = _upscaler_dir(tmp_path, tile=16, overlap=4, pointwise=True)
+    rgb = _gradient(37, 29)
+    got = runtime.load(d, threads=1).predict(rgb).outputs["image"]
+    assert got.shape == (37 * 4, 29 * 4, 3)
+    want = np.repeat(np.repeat(rgb.astype(np.float32) / 255.0, 4, 0), 4, 1)
+    assert np.abs(got - want).max() < 1e-5
+
+
+def test_4x_tiles_blend_without_seams(tmp_path):
+    """A model that sees the zero padding of each tile: tiled output stays within a fraction of an
+    8-bit level of the whole-image output (a 16-px tile with 8 px of blended overlap)."""
+    import torch
+    from edgephoto import runtime
+    from edgephoto.runtime.model import normalize
+    d, net = _upscaler_dir(tmp_path, tile=16, overlap=8, pointwise=False)
+    model = runtime.load(d, threads=1)
+    rgb = _gradient(40, 48)
+    got = model.predict(rgb).outputs["image"]
+    with torch.no_grad():
+        x = torch.from_numpy(normalize(rgb, model.spec.input)).permute(2, 0, 1)[None]
+        ref = net(x)[0].permute(1, 2, 0).numpy()
+    assert got.shape == ref.shape == (160, 192, 3)
+    assert np.abs(got - ref).max() < 2.0 / 255
+
+
+def test_scale_in_the_manifest_must_match_the_model(tmp_path):
+    from edgephoto import runtime
+    d, _ = _upscaler_dir(tmp_path, tile=16, overlap=4, pointwise=True, scale_in_manifest=1)
+    with pytest.raises(runtime.ManifestError, match="output.scale") as e:
+        runtime.load(d, threads=1).predict(_gradient(20, 20))
+    assert "\n" not in str(e.value)
+
+
+def test_4x_input_is_capped_so_the_output_fits(tmp_path):
+    from edgephoto import runtime
+    d, _ = _upscaler_dir(tmp_path, tile=16, overlap=4, pointwise=True)
+    model = runtime.load(d, threads=1)
+    big = np.zeros((8, 1100, 3), np.uint8)
+    with pytest.raises(runtime.ImageError, match="1024"):
+        model.predict(big)
+    assert model.predict(big, downscale=True).outputs["image"].shape[1] == 4096

@@ -534,7 +534,8 @@ class AlphaOutput {
 /** An RGB image (1 channel: grey) -> image (Float32Array HxWx3 in [0, 1]) + the photo (input alpha kept). */
 class ImageOutput {
   static postprocess(raw, photo, spec) {
-    const { width: W, height: H } = photo, n = W * H, C = raw.c;
+    const S = spec.scale || 1, W = photo.width * S, H = photo.height * S, n = W * H, C = raw.c;
+    const alpha = photo.alpha && S > 1 ? resizeU8(photo.alpha, photo.width, photo.height, 1, W, H) : photo.alpha;
     if (!(C === 1 || C >= 3)) throw new Error(`output kind 'image' needs 1 or 3+ channels, the model gives ${C}`);
     const chans = [0, 1, 2].map((c) => channelAt(raw, C === 1 ? 0 : c, W, H, spec.range || [0, 1]));
     const img = new Float32Array(3 * n), out = new Uint8ClampedArray(4 * n);
@@ -544,7 +545,7 @@ class ImageOutput {
         img[3 * i + c] = v;
         out[4 * i + c] = Math.trunc(f(f(v * 255.0) + 0.5));
       }
-      out[4 * i + 3] = photo.alpha ? photo.alpha[i] : 255;
+      out[4 * i + 3] = alpha ? alpha[i] : 255;
     }
     return { imageData: makeImageData(out, W, H), image: img };
   }
@@ -563,6 +564,7 @@ export class Model {
     this.inputSize = inputHW(manifest);
     this.context = (manifest.input || {}).context || null;
     this.channels = 3 + contextChannels(manifest);
+    this.scale = manifest.output.scale || 1;     // output pixels per input pixel
     this.timings = {};
   }
 
@@ -616,9 +618,11 @@ export class Model {
     const py = padIndex(th, H), px = padIndex(tw, W);
     const PH = py.idx.length, PW = px.idx.length;
     const ys = tileStarts(PH, th, oh), xs = tileStarts(PW, tw, ow);
-    const wys = tileWeights(ys, th), wxs = tileWeights(xs, tw);
+    // blending on the output grid: tiles, starts and overlaps scaled by output.scale (4x upscalers)
+    const S = this.scale, TH = th * S, TW = tw * S, OPW = PW * S;
+    const wys = tileWeights(ys.map((v) => v * S), TH), wxs = tileWeights(xs.map((v) => v * S), TW);
     let acc = null, C = 0;
-    const wsum = new Float32Array(PH * PW);
+    const wsum = new Float32Array(PH * S * OPW);
     const tile = new Float32Array(th * tw * C_in);
     let done = 0;
     for (let a = 0; a < ys.length; a++) {
@@ -634,14 +638,15 @@ export class Model {
           }
         }
         const { data, shape } = await this.engine(tile, th, tw);
-        if (shape.length !== 4 || shape[1] !== th || shape[2] !== tw) {
-          throw new Error(`inference mode 'tile' needs outputs at the input's size ${th}x${tw}; got ${shape}`);
+        if (shape.length !== 4 || shape[1] !== TH || shape[2] !== TW) {
+          throw new Error(`inference mode 'tile' needs outputs of output.scale (${S}) times the input's size, ${TH}x${TW}; got ${shape}`);
         }
-        if (!acc) { C = shape[3]; acc = new Float32Array(PH * PW * C); }
-        for (let i = 0; i < th; i++) {
-          for (let j = 0; j < tw; j++) {
+        if (!acc) { C = shape[3]; acc = new Float32Array(PH * S * OPW * C); }
+        const Y = y0 * S, X = x0 * S;
+        for (let i = 0; i < TH; i++) {
+          for (let j = 0; j < TW; j++) {
             const wgt = f(wy[i] * wx[j]);
-            const p = (y0 + i) * PW + x0 + j, q = (i * tw + j) * C;
+            const p = (Y + i) * OPW + X + j, q = (i * TW + j) * C;
             for (let c = 0; c < C; c++) acc[p * C + c] = f(acc[p * C + c] + f(data[q + c] * wgt));
             wsum[p] = f(wsum[p] + wgt);
           }
@@ -650,14 +655,15 @@ export class Model {
         onProgress(done / (ys.length * xs.length));
       }
     }
-    const out = new Float32Array(H * W * C);
-    for (let i = 0; i < H; i++) {
-      for (let j = 0; j < W; j++) {
-        const p = (i + py.before) * PW + j + px.before;
-        for (let c = 0; c < C; c++) out[(i * W + j) * C + c] = f(acc[p * C + c] / wsum[p]);
+    const OH = H * S, OW = W * S, T = py.before * S, L = px.before * S;
+    const out = new Float32Array(OH * OW * C);
+    for (let i = 0; i < OH; i++) {
+      for (let j = 0; j < OW; j++) {
+        const p = (i + T) * OPW + j + L;
+        for (let c = 0; c < C; c++) out[(i * OW + j) * C + c] = f(acc[p * C + c] / wsum[p]);
       }
     }
-    return { data: out, h: H, w: W, c: C };
+    return { data: out, h: OH, w: OW, c: C };
   }
 
   /**

@@ -184,6 +184,8 @@ def mode_resize(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
 
 
 DEFAULT_OVERLAP = 32
+# the largest output a model may produce, per side (WebGL's texture limit; 4 x 1024 for a 4x upscaler)
+MAX_OUTPUT_SIDE = 4096
 
 
 def tile_params(spec: "ModelSpec") -> tuple:
@@ -266,10 +268,13 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     borders of the image keep full weight, weights are strictly positive) and the sum is divided
     by the summed weights, so seams from each tile's zero-padded edges are cross-faded away.
 
-    Returns one float32 HxWxC array per model output, at the photo's resolution; every output must
-    have the input's spatial size.
+    Returns one float32 array per model output at ``output.scale`` times the photo's resolution
+    (1 for most tasks, 4 for a 4x upscaler: tiles, offsets and overlaps are scaled on the output
+    grid, so the blend is seamless there too); every output must be ``output.scale`` times the
+    input's spatial size.
     """
     (th, tw), (oh, ow) = tile_params(model.spec)
+    s = model.spec.output.scale          # output pixels per input pixel (4 for a 4x upscaler)
     x = normalize(photo.rgb, model.spec.input)
     H, W = x.shape[:2]
     ctx = model.spec.input.context
@@ -279,9 +284,10 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     x, left = _pad_axis(x, 1, tw)
     PH, PW = x.shape[:2]
     ys, xs = tile_starts(PH, th, oh), tile_starts(PW, tw, ow)
-    wys, wxs = tile_weights(ys, th), tile_weights(xs, tw)
+    # blending happens on the output grid: tiles, their starts and overlaps all scaled by s
+    wys, wxs = tile_weights([y * s for y in ys], th * s), tile_weights([v * s for v in xs], tw * s)
     acc: List[np.ndarray] = []
-    wsum = np.zeros((PH, PW), np.float32)
+    wsum = np.zeros((PH * s, PW * s), np.float32)
     for y0, wy in zip(ys, wys):
         for x0, wx in zip(xs, wxs):
             win = x[y0:y0 + th, x0:x0 + tw]
@@ -289,16 +295,18 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
                 win = with_context(win, thumb, ctx, y0 - top, x0 - left, (H, W), planes)
             outs = model.engine.run(np.ascontiguousarray(win[None]))
             w = np.outer(wy, wx)
+            Y, X = y0 * s, x0 * s
             for k, o in enumerate(outs):
-                if o.ndim != 4 or o.shape[0] != 1 or o.shape[1:3] != (th, tw):
-                    raise ManifestError(f"inference mode 'tile' needs outputs at the input's size "
-                                        f"{th}x{tw}; output {k} has shape {tuple(o.shape)}")
+                if o.ndim != 4 or o.shape[0] != 1 or o.shape[1:3] != (th * s, tw * s):
+                    raise ManifestError(f"inference mode 'tile' needs outputs of output.scale ({s}) times the "
+                                        f"input's size, {th * s}x{tw * s}; output {k} has shape {tuple(o.shape)}")
                 if len(acc) <= k:
-                    acc.append(np.zeros((PH, PW, o.shape[3]), np.float32))
-                acc[k][y0:y0 + th, x0:x0 + tw] += o[0] * w[..., None]
-            wsum[y0:y0 + th, x0:x0 + tw] += w
-    wsum = wsum[top:top + H, left:left + W, None]
-    return [np.ascontiguousarray(a[top:top + H, left:left + W] / wsum) for a in acc]
+                    acc.append(np.zeros((PH * s, PW * s, o.shape[3]), np.float32))
+                acc[k][Y:Y + th * s, X:X + tw * s] += o[0] * w[..., None]
+            wsum[Y:Y + th * s, X:X + tw * s] += w
+    T, L = top * s, left * s
+    wsum = wsum[T:T + H * s, L:L + W * s, None]
+    return [np.ascontiguousarray(a[T:T + H * s, L:L + W * s] / wsum) for a in acc]
 
 
 mode_tile.check = tile_params  # type: ignore[attr-defined]  # spec errors at load, not at predict
@@ -400,7 +408,8 @@ OUTPUT_KINDS.register("alpha", AlphaOutput)
 
 
 class ImageOutput:
-    """An RGB image the same size as the photo (e.g. retouch) -> float32 HxWx3 in [0, 1] + a photo.
+    """An RGB image ``output.scale`` times the photo's size (retouch: 1, upscale: 4) -> float32
+    HxWx3 in [0, 1] + a photo.
 
     ``output.range`` [lo, hi] is mapped to [0, 1]; a single-channel output is repeated to RGB and
     extra channels are dropped. Outputs at another size (e.g. an ``image`` model run in mode
@@ -424,16 +433,18 @@ class ImageOutput:
             raise ManifestError(f"output kind 'image' needs 1 or 3+ channels, the model gives {y.shape[-1]}")
         lo, hi = model.spec.output.range
         y = (y.astype(np.float32) - np.float32(lo)) / np.float32(max(hi - lo, 1e-12))
+        s = model.spec.output.scale
         H, W = photo.rgb.shape[:2]
-        return {"image": np.clip(resize_map(y, (H, W)), 0.0, 1.0).astype(np.float32)}
+        return {"image": np.clip(resize_map(y, (H * s, W * s)), 0.0, 1.0).astype(np.float32)}
 
     @classmethod
     def image(cls, result: Result) -> Image.Image:
         if "rgb" not in result.outputs:
             result.outputs["rgb"] = (result.outputs["image"] * 255.0 + 0.5).astype(np.uint8)
         im = Image.fromarray(result.outputs["rgb"])
-        if result.photo.alpha is not None:
-            im.putalpha(Image.fromarray(result.photo.alpha))
+        if result.photo.alpha is not None:   # the input's alpha, at the output's size (upscalers)
+            alpha = Image.fromarray(result.photo.alpha)
+            im.putalpha(alpha if alpha.size == im.size else alpha.resize(im.size, Image.BILINEAR))
         return im
 
     @classmethod
@@ -481,6 +492,9 @@ class Model:
 
     def read(self, image: Any, downscale: bool = False, max_side: Optional[int] = None,
              max_upload_mb: Optional[float] = None) -> imageio.Photo:
+        s = self.spec.output.scale
+        if s > 1:   # the output is s times larger: keep it within MAX_OUTPUT_SIDE
+            max_side = min(max_side or imageio.MAX_SIDE, MAX_OUTPUT_SIDE // s)
         if isinstance(image, imageio.Photo):
             return image
         if isinstance(image, (str, Path)):
