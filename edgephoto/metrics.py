@@ -44,7 +44,8 @@ METRIC_INFO = Registry("metric")
 for _m in (MetricInfo("mae", "MAE", False), MetricInfo("max_f", "max F-measure", True),
            MetricInfo("iou", "IoU@0.5", True), MetricInfo("l1", "L1", False),
            MetricInfo("psnr", "PSNR", True, "dB"), MetricInfo("ssim", "SSIM", True),
-           MetricInfo("ciede2000", "CIEDE2000", False)):
+           MetricInfo("ciede2000", "CIEDE2000", False),
+           MetricInfo("psnr_y", "PSNR-Y", True, "dB"), MetricInfo("ssim_y", "SSIM-Y", True)):
     METRIC_INFO.register(_m.name, _m)
 
 
@@ -337,3 +338,33 @@ def image_metrics(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) ->
         "ssim": float(np.mean(ssims)),
         "ciede2000": float(np.mean(des)),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Super-resolution metrics, as the SR literature reports them (BasicSR's calculate_psnr/ssim with
+# test_y_channel=True and crop_border=scale).
+# --------------------------------------------------------------------------------------------
+
+def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of an HxWx3 image in [0,1], in [16/255, 235/255] (MATLAB's rgb2ycbcr)."""
+    a = _as_image(rgb)
+    return (16.0 + a @ np.array([65.481, 128.553, 24.966])) / 255.0
+
+
+def sr_metrics(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray], border: int = 4) -> Dict[str, float]:
+    """PSNR-Y and SSIM-Y (luma, ``border`` pixels cropped from every side), and RGB PSNR, averaged
+    over pairs of HxWx3 images in [0,1] (uint8: /255) of equal shape."""
+    if len(preds) != len(targets) or not preds:
+        raise ValueError("need equally many predictions and targets (at least one)")
+    py, sy, prgb = [], [], []
+    for p, t in zip(preds, targets):
+        p, t = _pair(p, t)
+        b = int(border)
+        if b and (p.shape[0] <= 2 * b or p.shape[1] <= 2 * b):
+            raise ValueError(f"images of {p.shape[:2]} are too small to crop {b} border pixels")
+        pc, tc = (p[b:-b, b:-b], t[b:-b, b:-b]) if b else (p, t)
+        yp, yt = rgb_to_y(pc)[..., None], rgb_to_y(tc)[..., None]
+        py.append(_psnr(yp, yt))
+        sy.append(_ssim(yp, yt))
+        prgb.append(_psnr(pc, tc))
+    return {"psnr_y": float(np.mean(py)), "ssim_y": float(np.mean(sy)), "psnr": float(np.mean(prgb))}

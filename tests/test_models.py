@@ -6,18 +6,19 @@ import torch
 from edgephoto.models import ARCHS, count_parameters, create_model
 
 
-@pytest.mark.parametrize("name,expected", [("u2net", 44.0e6), ("u2netp", 1.13e6)])
+@pytest.mark.parametrize("name,expected", [("u2net", 44.0e6), ("u2netp", 1.13e6), ("srgan_g", 1.55e6)])
 def test_published_parameter_counts(name, expected):
     n = count_parameters(create_model(name))
     assert abs(n - expected) / expected < 0.01, f"{name}: {n} params"
 
 
-from edgephoto.models import pix2pixhd, retouchnet, u2net
+from edgephoto.models import pix2pixhd, retouchnet, srgan, u2net
 
 FAMILIES = {**{n: "u2net" for n in u2net.VARIANTS}, **{n: "generator" for n in pix2pixhd.VARIANTS},
             **{n: "generator" for n in retouchnet.VARIANTS},
             **{n: "generator" for n in retouchnet.CONTEXT_VARIANTS},
-            **{n: "discriminator" for n in pix2pixhd.DISCRIMINATORS}}
+            **{n: "discriminator" for n in pix2pixhd.DISCRIMINATORS},
+            **{n: "upscaler" for n in srgan.VARIANTS}, **{n: "image discriminator" for n in srgan.DISCRIMINATORS}}
 
 
 def test_every_registered_arch_has_a_test_family():
@@ -53,6 +54,17 @@ def test_forward_backward_every_arch(name):
         assert y.shape == (2, 3, 48, 40)
         loss = (y - x[:, :3].flip(3)).abs().mean()
         skip = ("g1_head",)       # used only in pix2pixHD's "global" phase (tested below)
+    elif family == "upscaler":     # image in [-1, 1] -> the same image 4x larger
+        x = torch.rand(2, 3, 24, 20) * 2 - 1
+        y = model(x)
+        assert y.shape == (2, 3, 96, 80)
+        loss = (y - torch.nn.functional.interpolate(x, scale_factor=4)).abs().mean()
+        skip = ()
+    elif family == "image discriminator":   # one image of any size -> P(real)
+        p = model(torch.rand(2, 3, 80, 64) * 2 - 1)
+        assert p.shape == (2, 1) and ((p > 0) & (p < 1)).all()
+        loss = p.mean()
+        skip = ()
     else:                          # multi-scale discriminator on concat(input, image)
         feats = model(torch.rand(2, _in_channels(model), 64, 64))
         loss = sum(scale[-1].mean() for scale in feats)

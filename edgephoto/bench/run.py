@@ -19,7 +19,8 @@ from ..errors import UserError
 from ..runtime.manifest import MANIFEST_NAME, list_models, write_json_atomic
 from .budgets import load_budgets, resolve
 
-LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG: decode (included) + inference "
+LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG (a 4x upscaler: 256x256, its output "
+                "1024x1024): decode (included) + inference "
                 "as the manifest says (resize mode: one run + mask upsample to 1024x1024 + RGBA composite; "
                 "tile mode: overlapping tiles at full resolution, blended); writing the output excluded; "
                 "median and p90 of timed runs after warm-up, each thread count in a fresh process")
@@ -103,8 +104,15 @@ def failed_export_rows(dist: Path, task: Optional[str], rows: List[Dict[str, Any
     return out
 
 
+def bench_photo(data: Path, task_name: str, tmp: Path) -> Path:
+    """The task's timing photo (``Task.bench_side`` square: 1024, a 4x upscaler's 256) in ``tmp``."""
+    t = _task(task_name)
+    side = int(getattr(t, "bench_side", 1024) or 1024)
+    return make_bench_photo(data, task_name, Path(tmp) / f"{task_name}_{side}.jpg", side)
+
+
 def make_bench_photo(data: Path, task_name: str, out: Path, side: int = 1024) -> Path:
-    """A 1024x1024 JPEG from the first test image (real content), else a generated scene."""
+    """A side x side JPEG from the first test image (real content), else a generated scene."""
     from PIL import Image
     src = None
     t = _task(task_name)
@@ -214,7 +222,7 @@ def classical_rows(tasks: List[str], data: Path, photos: Dict[str, Path], tmp: P
                                "precision": "-", "shipped": False, "size_mb": 0.0, "params": 0, "macs": None,
                                "parity": None, "engine": "numpy", "notes": [t.classical_note]}
         tag = f"{name}/{t.classical_name} (classical)"
-        photo = photos.get(name) or photos.setdefault(name, make_bench_photo(data, name, tmp / f"{name}_1024.jpg"))
+        photo = photos.get(name) or photos.setdefault(name, bench_photo(data, name, tmp))
         log(f"{tag}: latency, 1 thread, {warmup}+{runs} runs ...")
         p = probe(None, photo, 1, runs, warmup, classical=name)
         if "error" in p:
@@ -338,8 +346,7 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
                 row["error"] = f"no engine for {row['format']} installed"
                 log(f"{tag}: skipped, no engine for {row['format']}")
                 continue
-            photo = photos.get(row["task"]) or photos.setdefault(
-                row["task"], make_bench_photo(data, row["task"], tmp / f"{row['task']}_1024.jpg"))
+            photo = photos.get(row["task"]) or photos.setdefault(row["task"], bench_photo(data, row["task"], tmp))
             row["latency"] = {}
             for name, n in (("threads_1", 1), ("threads_all", n_all)):
                 if name == "threads_all" and n == 1:

@@ -117,3 +117,35 @@ class ImagePairDataset(SeededAugment, Dataset):
             img, tgt = load_rgb(ip, (s, s)), load_rgb(tp, (s, s))
             xin = whole_input(img, self.inp)
         return _chw(xin), to_target_tensor(np.ascontiguousarray(tgt), self.inp)
+
+
+class SRDataset(SeededAugment, Dataset):
+    """Super-resolution training crops from high-resolution photos alone (DIV2K-style: LR is made
+    here): a random ``scale * size`` HR crop (photos smaller than that are upscaled first), a
+    random flip / 90-degree rotation, and LR = ``degradation(HR)`` (``data/sr_degrade.py``).
+    Returns (LR normalized CxHxW, HR normalized Cx(scale H)x(scale W))."""
+
+    def __init__(self, hr_paths, size: int, scale: int, inp: InputSpec, degradation: str = "bicubic") -> None:
+        from .sr_degrade import DEGRADATIONS
+        self.paths, self.size, self.scale, self.inp = list(hr_paths), size, scale, inp
+        self.degrade = DEGRADATIONS.get(degradation)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        rng = self.rng(i)
+        hr = load_rgb(self.paths[i])
+        s = self.size * self.scale
+        h, w = hr.shape[:2]
+        if min(h, w) < s:
+            k = s / min(h, w)
+            hr = load_rgb(self.paths[i], (max(s, round(w * k)), max(s, round(h * k))))
+            h, w = hr.shape[:2]
+        y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+        hr = hr[y:y + s, x:x + s]
+        if rng.random() < 0.5:
+            hr = hr[:, ::-1]
+        hr = np.ascontiguousarray(np.rot90(hr, int(rng.integers(4))))
+        lr = self.degrade(hr, self.scale, rng)
+        return to_input_tensor(lr, self.inp), to_target_tensor(hr, self.inp)

@@ -26,3 +26,4 @@ def count_parameters(model) -> int:
 from . import u2net  # noqa: E402,F401
 from . import pix2pixhd  # noqa: E402,F401
 from . import retouchnet  # noqa: E402,F401
+from . import srgan  # noqa: E402,F401

@@ -38,6 +38,8 @@ class Task:
     # the task's performance targets for the bench (edgephoto/bench/budgets.py; budgets.toml's
     # [tasks.<task>] overrides them): ship_format, shipped_size_mb, latency_1024_s, ...
     budgets: Dict[str, Any] = field(default_factory=dict)
+    # side of the square photo the bench times (a 4x upscaler: 256, i.e. a 1024x1024 output)
+    bench_side: int = 1024
     # model-card text for starter weights: what the built-in data is, and the known limits
     card_data: str = "the task's built-in generated pairs"
     card_data_real: str = "the task's built-in pairs made from fetched real photographs"

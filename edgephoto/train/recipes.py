@@ -6,8 +6,11 @@ A recipe owns what one optimisation step computes and what a checkpoint holds be
 - ``distill``: the task's distillation loss against a teacher's soft targets (a checkpoint, or an
   exported / imported model directory run through the runtime: ``compress/imported_teacher.py``);
 - ``pix2pix``: the supervised loss plus a conditional GAN whose discriminator sees
-  ``concat(input, output)`` at the same size (pix2pix / pix2pixHD; ``train/gan.py``); the
-  discriminator and its optimizer are saved in the checkpoint and resumed.
+  ``concat(input, output)`` at the same size (pix2pix / pix2pixHD; ``train/gan.py``);
+- ``srgan``: the content loss (the task's, L1) plus a least-squares adversarial term from a
+  discriminator that sees the output image alone (its size differs from the input's: SRGAN).
+
+The GAN recipes save their discriminator and its optimizer in the checkpoint and resume them.
 
 The trainer (``trainer.py``) calls ``recipe.loss(raw, x, y)`` -> ``(loss, terms)`` for the model's
 update, ``recipe.state_dict()`` when it saves and ``recipe.load_state_dict()`` when it resumes.
@@ -111,6 +114,54 @@ class Pix2Pix(Recipe):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         if "discriminator" in state:
             self.gan.load_state_dict(state["discriminator"])
+
+
+@RECIPES.register("srgan")
+class SRGAN(Recipe):
+    """SRGAN: ``l1_weight * content + gan_weight * (D(G(x)) - 1)^2``; the discriminator (on the
+    image alone, sigmoid output) learns ``[(D(y) - 1)^2 + D(G(x))^2] / 2`` (least-squares labels)."""
+
+    def __init__(self, task, cfg) -> None:
+        super().__init__(task, cfg)
+        adv = task.adversarial or {}
+        if not adv.get("discriminator"):
+            raise UserError(f"task '{task.name}' names no discriminator for the srgan recipe")
+        from ..models import create_model
+        self.arch = adv["discriminator"]
+        self.disc = create_model(self.arch)
+        self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=self.betas)
+        self.gan_weight = float(adv.get("gan_weight", 1e-3))
+        self.l1_weight = float(adv.get("l1_weight", 1.0))
+
+    def describe(self) -> str:
+        return f"content L1 + least-squares GAN ({self.arch}, weight {self.gan_weight:g})"
+
+    def loss(self, raw, x, y):
+        import torch.nn.functional as F
+        fake = self.task.outputs(raw)[0]
+        d_real, d_fake = self.disc(y), self.disc(fake.detach())
+        d_loss = 0.5 * (F.mse_loss(d_real, torch.ones_like(d_real)) + F.mse_loss(d_fake, torch.zeros_like(d_fake)))
+        self.opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt.step()
+        for p in self.disc.parameters():      # the generator's term must not train D
+            p.requires_grad_(False)
+        g_fake = self.disc(fake)
+        for p in self.disc.parameters():
+            p.requires_grad_(True)
+        adv = F.mse_loss(g_fake, torch.ones_like(g_fake))
+        content = self.task.loss(raw, y)
+        terms = {"d_loss": d_loss.item(), "g_adv": adv.item(), "g_content": content.item()}
+        return self.l1_weight * content + self.gan_weight * adv, terms
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"discriminator": {"arch": self.arch, "model": self.disc.state_dict(),
+                                  "optimizer": self.opt.state_dict()}}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if "discriminator" in state:
+            self.disc.load_state_dict(state["discriminator"]["model"])
+            self.opt.load_state_dict(state["discriminator"]["optimizer"])
 
 
 def recipe_name(cfg) -> str:
