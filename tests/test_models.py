@@ -6,19 +6,21 @@ import torch
 from edgephoto.models import ARCHS, count_parameters, create_model
 
 
-@pytest.mark.parametrize("name,expected", [("u2net", 44.0e6), ("u2netp", 1.13e6), ("srgan_g", 1.55e6)])
+@pytest.mark.parametrize("name,expected", [("u2net", 44.0e6), ("u2netp", 1.13e6), ("srgan_g", 1.55e6),
+                                           ("pix2pix_unet256", 54.4e6)])
 def test_published_parameter_counts(name, expected):
     n = count_parameters(create_model(name))
     assert abs(n - expected) / expected < 0.01, f"{name}: {n} params"
 
 
-from edgephoto.models import pix2pixhd, retouchnet, srgan, u2net
+from edgephoto.models import pix2pixhd, retouchnet, srgan, u2net, unet
 
 FAMILIES = {**{n: "u2net" for n in u2net.VARIANTS}, **{n: "generator" for n in pix2pixhd.VARIANTS},
             **{n: "generator" for n in retouchnet.VARIANTS},
             **{n: "generator" for n in retouchnet.CONTEXT_VARIANTS},
             **{n: "discriminator" for n in pix2pixhd.DISCRIMINATORS},
-            **{n: "upscaler" for n in srgan.VARIANTS}, **{n: "image discriminator" for n in srgan.DISCRIMINATORS}}
+            **{n: "upscaler" for n in srgan.VARIANTS}, **{n: "image discriminator" for n in srgan.DISCRIMINATORS},
+            **{n: "unet" for n in unet.VARIANTS}, **{n: "discriminator" for n in unet.DISCRIMINATORS}}
 
 
 def test_every_registered_arch_has_a_test_family():
@@ -54,6 +56,13 @@ def test_forward_backward_every_arch(name):
         assert y.shape == (2, 3, 48, 40)
         loss = (y - x[:, :3].flip(3)).abs().mean()
         skip = ("g1_head",)       # used only in pix2pixHD's "global" phase (tested below)
+    elif family == "unet":         # image in [-1, 1] -> image of the same size, sides multiples of 2^levels
+        side = model.multiple
+        x = torch.rand(1 if side >= 256 else 2, 3, side, 2 * side) * 2 - 1
+        y = model(x)
+        assert y.shape == x.shape and y.abs().max() <= 1.0
+        loss = (y - x.flip(3)).abs().mean()
+        skip = ()
     elif family == "upscaler":     # image in [-1, 1] -> the same image 4x larger
         x = torch.rand(2, 3, 24, 20) * 2 - 1
         y = model(x)

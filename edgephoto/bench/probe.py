@@ -48,8 +48,9 @@ def percentile(xs, q):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgephoto.bench.probe")
     ap.add_argument("--model", help="exported model directory")
-    ap.add_argument("--classical", metavar="TASK",
-                    help="instead of a model: the task's classical method (Task.classical), decode included")
+    ap.add_argument("--classical", metavar="TASK:METHOD",
+                    help="instead of a model: a classical method of the task (Task.classical_methods; "
+                         "TASK alone: its first), decode included")
     ap.add_argument("--image", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--engine", default=None)
@@ -94,7 +95,10 @@ def classical_main(a) -> int:
     t0 = time.perf_counter()
     from ..runtime.imageio import read_image
     from ..tasks import get_task
-    task = get_task(a.classical)
+    name, _, method = a.classical.partition(":")
+    task = get_task(name)
+    methods = task.classical_methods()
+    fn, _ = methods[method] if method else next(iter(methods.values()))
     load_s = time.perf_counter() - t0
     rss_loaded = _status_mb()
 
@@ -102,7 +106,7 @@ def classical_main(a) -> int:
         t = time.perf_counter()
         photo = read_image(a.image)
         t1 = time.perf_counter()
-        task.classical(photo.rgb)
+        fn(photo.rgb)
         t2 = time.perf_counter()
         return t2 - t, {"decode_s": t1 - t, "infer_s": t2 - t1, "post_s": 0.0}
 

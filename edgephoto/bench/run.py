@@ -198,52 +198,61 @@ def score_pairs(pairs, predict, load_target, metric_fn, split: str) -> Dict[str,
     return out
 
 
-def classical_quality(data: Path, task_name: str, limit: Optional[int], split: str = "test") -> Dict[str, Any]:
-    """``Task.classical`` scored like a model row: same pairs, same reader, same metrics."""
+def classical_quality(data: Path, task_name: str, limit: Optional[int], split: str = "test",
+                      method: Optional[str] = None) -> Dict[str, Any]:
+    """A classical method of the task (default: its first) scored like a model row: same pairs,
+    same reader, same metrics."""
     from ..runtime.imageio import read_image
     from ..tasks import get_task
     task = get_task(task_name)
+    methods = task.classical_methods()
+    fn, _ = methods[method] if method else next(iter(methods.values()))
     pairs = task.eval_pairs(data, split)
-    return score_pairs(pairs[:limit] if limit else pairs,
-                       lambda img: task.classical(read_image(img, downscale=True).rgb),
+    return score_pairs(pairs[:limit] if limit else pairs, lambda img: fn(read_image(img, downscale=True).rgb),
                        task.load_target, task.metrics, split)
 
 
 def classical_rows(tasks: List[str], data: Path, photos: Dict[str, Path], tmp: Path, runs: int, warmup: int,
                    limit: Optional[int]) -> List[Dict[str, Any]]:
-    """One row per benched task that defines ``Task.classical`` (e.g. retouch: auto adjustments)."""
+    """One row per classical method of each benched task (``Task.classical_methods``: retouch's
+    auto adjustments, upscale's bicubic, ...)."""
     out = []
     for name in tasks:
         t = _task(name)
-        if t is None or not getattr(t, "classical_name", None):
-            continue
-        row: Dict[str, Any] = {"task": name, "variant": t.classical_name, "key": "classical", "dir": None,
-                               "status": "classical", "role": "classical", "format": "classical",
-                               "precision": "-", "shipped": False, "size_mb": 0.0, "params": 0, "macs": None,
-                               "parity": None, "engine": "numpy", "notes": [t.classical_note]}
-        tag = f"{name}/{t.classical_name} (classical)"
-        photo = photos.get(name) or photos.setdefault(name, bench_photo(data, name, tmp))
-        log(f"{tag}: latency, 1 thread, {warmup}+{runs} runs ...")
-        p = probe(None, photo, 1, runs, warmup, classical=name)
-        if "error" in p:
-            row.update(status="error", error=p["error"])
-            log(f"{tag}: error: {p['error']}")
-            out.append(row)
-            continue
-        row["latency"] = {"threads_1": {k: p[k] for k in ("threads", "median_s", "p90_s", "runs",
-                                                          "breakdown_median_s", "load_s")}}
-        row["peak_mem_mb"] = round(p["peak_rss_mb"], 1)
-        log(f"{tag}: quality on the test split{f' (first {limit})' if limit else ''} ...")
-        try:
-            row["quality"] = classical_quality(data / name if (data / name).is_dir() else data, name, limit)
-        except UserError as e:
-            row["quality"] = None
-            row["notes"].append(f"quality not measured: {e}")
-        q = row.get("quality") or {}
-        pm = primary_metric(name)
-        log(f"{tag}: 1 thread {p['median_s']:.3f} s" + (f", {pm} {q[pm]:.4f}" if pm in q else ""))
-        out.append(row)
+        for method, (_, note) in (t.classical_methods() if t is not None else {}).items():
+            out.append(classical_row(name, method, note, data, photos, tmp, runs, warmup, limit))
     return out
+
+
+def classical_row(name: str, method: str, note: str, data: Path, photos: Dict[str, Path], tmp: Path,
+                  runs: int, warmup: int, limit: Optional[int]) -> Dict[str, Any]:
+    """One classical method of a task: latency in a fresh process, quality on the test split."""
+    row: Dict[str, Any] = {"task": name, "variant": method, "key": "classical", "dir": None,
+                           "status": "classical", "role": "classical", "format": "classical",
+                           "precision": "-", "shipped": False, "size_mb": 0.0, "params": 0, "macs": None,
+                           "parity": None, "engine": "numpy", "notes": [note]}
+    tag = f"{name}/{method} (classical)"
+    photo = photos.get(name) or photos.setdefault(name, bench_photo(data, name, tmp))
+    log(f"{tag}: latency, 1 thread, {warmup}+{runs} runs ...")
+    p = probe(None, photo, 1, runs, warmup, classical=f"{name}:{method}")
+    if "error" in p:
+        row.update(status="error", error=p["error"])
+        log(f"{tag}: error: {p['error']}")
+        return row
+    row["latency"] = {"threads_1": {k: p[k] for k in ("threads", "median_s", "p90_s", "runs",
+                                                      "breakdown_median_s", "load_s")}}
+    row["peak_mem_mb"] = round(p["peak_rss_mb"], 1)
+    log(f"{tag}: quality on the test split{f' (first {limit})' if limit else ''} ...")
+    try:
+        row["quality"] = classical_quality(data / name if (data / name).is_dir() else data, name, limit,
+                                           method=method)
+    except UserError as e:
+        row["quality"] = None
+        row["notes"].append(f"quality not measured: {e}")
+    q = row.get("quality") or {}
+    pm = primary_metric(name)
+    log(f"{tag}: 1 thread {p['median_s']:.3f} s" + (f", {pm} {q[pm]:.4f}" if pm in q else ""))
+    return row
 
 
 def _onnx_macs(d: Path, m: Dict[str, Any]) -> Optional[float]:

@@ -27,3 +27,4 @@ from . import u2net  # noqa: E402,F401
 from . import pix2pixhd  # noqa: E402,F401
 from . import retouchnet  # noqa: E402,F401
 from . import srgan  # noqa: E402,F401
+from . import unet  # noqa: E402,F401

@@ -18,3 +18,4 @@ def get_task(name: str):
 from . import matte  # noqa: E402,F401  (registers "matte")
 from . import retouch  # noqa: E402,F401  (registers "retouch")
 from . import upscale  # noqa: E402,F401  (registers "upscale")
+from . import deblur  # noqa: E402,F401  (registers "deblur")

@@ -161,8 +161,13 @@ class Task:
     classical_note = ""               # what it is, for the report
 
     def classical(self, rgb_u8: np.ndarray) -> np.ndarray:
-        """uint8 HxWx3 photo -> a prediction like the runtime's primary output (same resolution)."""
+        """uint8 HxWx3 photo -> a prediction like the runtime's primary output (its resolution)."""
         raise NotImplementedError
+
+    def classical_methods(self) -> Dict[str, Tuple[Any, str]]:
+        """Every method without a network the bench shows beside the models: name -> (function of
+        a uint8 HxWx3 photo -> prediction, note). Default: ``classical`` under ``classical_name``."""
+        return {self.classical_name: (self.classical, self.classical_note)} if self.classical_name else {}
 
     def predict_for_eval(self, head, rgb_u8: np.ndarray, size: int, target_shape) -> np.ndarray:
         """The export module on one photo -> a numpy prediction at the target's resolution.
