@@ -64,6 +64,8 @@ class UNetGenerator(nn.Module):
             dec.append(up(cin, cout, dropout=j <= dropout_blocks))
         self.decoder = nn.ModuleList(dec)
         self.out = nn.Sequential(nn.ReLU(inplace=False), nn.ConvTranspose2d(2 * widths[0], out_ch, 4, stride=2, padding=1))
+        if residual and in_ch != out_ch:
+            raise ValueError("a residual U-Net needs as many input as output channels")
         self.residual = residual
         self.multiple = 2 ** n
 
@@ -77,7 +79,8 @@ class UNetGenerator(nn.Module):
         for j, dec in enumerate(self.decoder[1:], start=1):
             h = dec(torch.cat([h, skips[-1 - j]], 1))
         y = self.out(torch.cat([h, skips[0]], 1))
-        return torch.clamp(x[:, :3] + y, -1.0, 1.0) if self.residual else torch.tanh(y)
+        # residual: in_ch == out_ch (checked at build); no channel slice, which onnx2tf mistranslates
+        return torch.clamp(x + y, -1.0, 1.0) if self.residual else torch.tanh(y)
 
 
 # ---------------------------------------------------------------- variants

@@ -79,9 +79,24 @@ class Distill(Recipe):
 
     def loss(self, raw, x, y):
         with torch.no_grad():
-            traw = self.teacher(x)
+            traw = self._teacher(x)
         return self.task.distill_loss(raw, traw, y, self.cfg.temperature, self.cfg.alpha,
                                       self.cfg.hint_weight), {}
+
+    def _teacher(self, x: torch.Tensor):
+        """The teacher on the student's batch; a teacher that needs sides in multiples of ``m``
+        (a 256-multiple U-Net under 96-pixel crops) sees the batch reflect-padded, cropped back."""
+        import torch.nn.functional as F
+        m = int(getattr(self.teacher, "multiple", 1) or 1)
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % m, (-w) % m
+        if not (ph or pw):
+            return self.teacher(x)
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        out = self.teacher(F.pad(x, (0, pw, 0, ph), mode=mode))
+        s = int(getattr(self.teacher, "scale", 1) or 1)
+        crop = lambda t: t[..., : h * s, : w * s]   # noqa: E731
+        return [crop(t) for t in out] if isinstance(out, (list, tuple)) else crop(t=out)
 
 
 @RECIPES.register("pix2pix")
