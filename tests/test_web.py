@@ -72,8 +72,14 @@ def web_models(tmp_path_factory) -> Path:
     _run(ep + ["export", "--task", "retouch", "--checkpoint", base / "runs/retouch/student/ckpt.pt",
                "--variant", "student", "--formats", "onnx_fp32", "tfjs_fp16", "--dist", dist,
                "--data", base / "dr", "--parity-images", 2, "--size", 64])
+    _run(ep + ["data", "--task", "upscale", "--out", base / "du", "--train", 4, "--val", 2, "--test", 2])
+    _run(ep + ["train", "--task", "upscale", "--role", "student", "--profile", "smoke", "--data", base / "du",
+               "--runs", base / "runs", "--threads", 1])
+    _run(ep + ["export", "--task", "upscale", "--checkpoint", base / "runs/upscale/student/ckpt.pt",
+               "--variant", "student", "--formats", "onnx_fp32", "tfjs_fp16", "--dist", dist,
+               "--data", base / "du", "--parity-images", 2, "--size", 32])
     for d in ("matte/starter/tfjs_fp16", "matte/starter/onnx_fp32", "retouch/student/tfjs_fp16",
-              "retouch/student/onnx_fp32"):
+              "retouch/student/onnx_fp32", "upscale/student/tfjs_fp16", "upscale/student/onnx_fp32"):
         assert (dist / d / "manifest.json").is_file(), f"export did not write {d}"
     return dist
 
@@ -90,7 +96,7 @@ def _python(dist: Path, task_variant: str, rgb: np.ndarray):
     return rt.load(dist / task_variant / "onnx_fp32", threads=1).predict(rgb)
 
 
-def _node_run(dist: Path, task_variant: str, rgb: np.ndarray, tmp: Path, repeat: int = 3):
+def _node_run(dist: Path, task_variant: str, rgb: np.ndarray, tmp: Path, repeat: int = 3, scale: int = 1):
     node = _node()
     h, w = rgb.shape[:2]
     rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], axis=-1)
@@ -98,7 +104,7 @@ def _node_run(dist: Path, task_variant: str, rgb: np.ndarray, tmp: Path, repeat:
     p = _run([node, WEB / "node-run.mjs", dist / task_variant / "tfjs_fp16" / "manifest.json", tmp / "in.rgba",
               w, h, tmp / "out", "--repeat", repeat], timeout=300)
     info = json.loads(p.stdout.strip().splitlines()[-1])
-    out = np.frombuffer((tmp / "out.rgba").read_bytes(), np.uint8).reshape(h, w, 4)
+    out = np.frombuffer((tmp / "out.rgba").read_bytes(), np.uint8).reshape(h * scale, w * scale, 4)
     f32 = np.frombuffer((tmp / "out.f32").read_bytes(), np.float32)
     return info, out, f32
 
@@ -135,6 +141,23 @@ def test_node_retouch_tiles_match_python_runtime(web_models, photo, tmp_path, si
     assert (out[..., 3] == 255).all()
     n = info["numTensors"]
     assert n[1:-1] == [n[0]] * (len(n) - 2) and n[-1] == 0
+
+
+def test_node_upscale_x4_tiles_match_python_runtime(web_models, photo, tmp_path):
+    """A 4x model in 32-pixel tiles (overlap 16) on a 50x37 photo: the JS runtime's scale-aware
+    tiles give the Python runtime's 200x148 result."""
+    h, w = 37, 50
+    rgb = np.ascontiguousarray(photo[:h, :w])
+    info, out, img = _node_run(web_models, "upscale/student", rgb, tmp_path, repeat=1, scale=4)
+    ref = _python(web_models, "upscale/student", rgb)
+    H, W = 4 * h, 4 * w
+    assert ref.outputs["image"].shape == (H, W, 3)
+    d_img = float(np.abs(img.reshape(H, W, 3) - ref.outputs["image"]).max())
+    print(f"node upscale {w}x{h} -> {W}x{H}: image max abs {d_img:.2e}, ms {info['ms']}")
+    assert info["kind"] == "image" and info["mode"] == "tile"
+    d_u8 = int(np.abs(out[..., :3].astype(int) - np.asarray(ref.image())[..., :3]).max())
+    assert d_img < 1e-3 and d_u8 <= U8_TOL
+    assert (out[..., 3] == 255).all()
 
 
 def test_node_pillow_resample_and_tile_helpers_match_python(tmp_path):

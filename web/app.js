@@ -1,7 +1,7 @@
-// The edgephoto editor page: upload, remove background, auto retouch, adjustments, save.
+// The edgephoto editor page: upload, remove background, auto retouch, upscale x4, deblur, adjustments, save.
 // Everything runs in the browser (TF.js, vendored by `make web`); see edgephoto.js for the models.
 //
-// URL parameters: matte=<manifest URL>, retouch=<manifest URL> (default: the shipped tfjs_fp16
+// URL parameters: <task>=<manifest URL> for matte, retouch, upscale, deblur (default: the shipped tfjs_fp16
 // bundles listed in models.json, written by `make web`), backend=webgl|wasm|cpu, vendor=<URL of
 // the TF.js files>, index=<URL of the model index>.
 import { loadModel, ensureTF, backendName, getTF, toPhoto, downscale, makeImageData } from "./edgephoto.js";
@@ -9,7 +9,10 @@ import { adjust, MAX_AT_ONCE } from "./edgephoto-adjust.js";
 
 export const MAX_UPLOAD_MB = 35;   // edgephoto/runtime/imageio.py
 export const MAX_SIDE = 1024;
-const TASKS = { matte: "Remove background", retouch: "Auto retouch" };
+// task -> the label of its button (button id = BUTTONS[task])
+const TASKS = { matte: "Remove background", retouch: "Auto retouch", upscale: "Upscale x4", deblur: "Deblur" };
+const BUTTONS = { matte: "remove-bg", retouch: "retouch", upscale: "upscale", deblur: "deblur" };
+export const MAX_OUTPUT_SIDE = 4096;   // edgephoto/runtime/model.py: WebGL's texture limit
 const ADJ = ["brightness", "contrast", "color"];
 
 const params = new URLSearchParams(location.search);
@@ -37,7 +40,7 @@ function progress(v) { $("progress").value = v; }
 
 function updateButtons() {
   const has = !!state.original && !state.busy;
-  for (const id of ["remove-bg", "retouch", "reset"]) $(id).disabled = !has;
+  for (const id of [...Object.values(BUTTONS), "reset"]) $(id).disabled = !has;
   const anyAdj = ADJ.some((a) => $(`on-${a}`).checked);
   $("adjust").disabled = !has || !anyAdj;
   $("save").disabled = !has || !state.result;
@@ -110,7 +113,7 @@ function accept(img, what) {
   draw($("original"), img);
   showResult(img, false);
   message(`Loaded ${what}.`, true);
-  status("Ready: remove the background, retouch or adjust.");
+  status("Ready: remove the background, retouch, upscale, deblur or adjust.");
   progress(0);
   updateButtons();
 }
@@ -201,9 +204,15 @@ async function runTask(task) {
     // models run on the current result's RGB (so retouch keeps a removed background and vice
     // versa) with the upload's own alpha (so removing the background twice doesn't compound)
     const photo = toPhoto(state.result);
-    photo.alpha = toPhoto(state.original).alpha;
+    const scaled = model.scale !== 1;   // e.g. upscale x4: the result is larger than its input
+    if (scaled && Math.max(photo.width, photo.height) * model.scale > MAX_OUTPUT_SIDE) {
+      throw new Error(`the result would be ${photo.width * model.scale}x${photo.height * model.scale}; ` +
+                      `at most ${MAX_OUTPUT_SIDE} px a side`);
+    }
+    // a larger result carries the current transparency (resized by the model's output kind)
+    photo.alpha = scaled ? photo.alpha : toPhoto(state.original).alpha;
     const res = await model.predict(photo, { onProgress: (p) => progress(p) });
-    if (task !== "matte") {   // keep the current transparency (e.g. a removed background)
+    if (task !== "matte" && !scaled) {   // keep the current transparency (e.g. a removed background)
       const d = res.imageData.data, cur = state.result.data;
       for (let i = 3; i < d.length; i += 4) d[i] = cur[i];
     }
@@ -258,8 +267,7 @@ async function onSave() {
 // ---------------------------------------------------------------------------------------- wiring
 $("file").addEventListener("change", (e) => onFile(e.target.files[0]));
 $("downscale").addEventListener("click", onDownscale);
-$("remove-bg").addEventListener("click", () => runTask("matte"));
-$("retouch").addEventListener("click", () => runTask("retouch"));
+for (const [task, id] of Object.entries(BUTTONS)) $(id).addEventListener("click", () => runTask(task));
 $("adjust").addEventListener("click", onAdjust);
 $("reset").addEventListener("click", onReset);
 $("save").addEventListener("click", onSave);
