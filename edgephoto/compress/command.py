@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compress", help="distill students from the teacher and pick the shipped variant",
                        description=__doc__)
     add_common(p)
-    p.add_argument("--temperatures", default="2,7", help="comma list of distillation temperatures")
+    p.add_argument("--temperatures", default=None,
+                   help="comma list of distillation temperatures (default: the task's, e.g. 2,7; one run "
+                        "for tasks whose outputs have no temperature: upscale, deblur)")
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the ground-truth loss (0..1)")
     p.add_argument("--hint-weight", type=float, default=0.0,
                    help="weight of the side-output (intermediate) hints; 0 disables them")
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         select_shipped(args.task, Path(args.runs), data, only=[name])
         return 0
     try:
-        temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
+        temps = ([float(t) for t in args.temperatures.split(",") if t.strip()] if args.temperatures
+                 else list(task.distill_temperatures))
     except ValueError:
         raise UserError(f"--temperatures must be numbers, got '{args.temperatures}'") from None
     if not 0.0 <= args.alpha <= 1.0:

@@ -191,7 +191,7 @@ def _summary(task, results, shipped, required, seconds, dist) -> None:
             print(f"{name:<20} {r.key:<12} {r.status:<7} {mb:>7} {mx:>9} {md:>9} {r.seconds:>6.1f}  {r.reason}")
     if shipped:
         print(f"(* = shipped variant; it must pass its ship format {required or '(none set)'}; "
-              f"q_drop = rise of the test {task.primary_metric} vs. PyTorch)")
+              f"q_drop = how much worse the test {task.primary_metric} is than PyTorch's, positive = worse)")
     n_fail = sum(not r.ok for res in results.values() for r in res.values())
     if n_fail:
         print(f"{n_fail} row(s) failed and were not written (reasons above; the bench lists them)")

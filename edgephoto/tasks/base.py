@@ -23,6 +23,9 @@ class Task:
     # the number the compression table and selection use; its direction is in metrics.METRIC_INFO
     primary_metric: str = "mae"
     data_layout: Dict[str, str] = field(default_factory=dict)  # sub-folder names of a split
+    # `compress` distills once per temperature (T softens class-like outputs: masks, pixel values
+    # squashed toward mid-grey); a task whose distillation loss ignores T needs one run
+    distill_temperatures: Sequence[float] = (2.0, 7.0)
     # the teacher's training recipe (edgephoto/train/recipes.py), e.g. "pix2pix" for a GAN teacher
     teacher_recipe: str = "supervised"
     # the GAN recipes' settings: {"discriminator": arch, "gan_weight", "fm_weight", "l1_weight"}
