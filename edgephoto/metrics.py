@@ -27,6 +27,8 @@ class MetricInfo:
     label: str
     higher_is_better: bool
     unit: str = ""
+    # the largest drop quantization may cause, in the metric's units (export's parity gate)
+    parity_tolerance: float = 0.05
 
     def worse_by(self, value: float, reference: float) -> float:
         """How much worse ``value`` is than ``reference`` (positive: worse, negative: better)."""
@@ -43,9 +45,9 @@ class MetricInfo:
 METRIC_INFO = Registry("metric")
 for _m in (MetricInfo("mae", "MAE", False), MetricInfo("max_f", "max F-measure", True),
            MetricInfo("iou", "IoU@0.5", True), MetricInfo("l1", "L1", False),
-           MetricInfo("psnr", "PSNR", True, "dB"), MetricInfo("ssim", "SSIM", True),
-           MetricInfo("ciede2000", "CIEDE2000", False),
-           MetricInfo("psnr_y", "PSNR-Y", True, "dB"), MetricInfo("ssim_y", "SSIM-Y", True)):
+           MetricInfo("psnr", "PSNR", True, "dB", 1.0), MetricInfo("ssim", "SSIM", True),
+           MetricInfo("ciede2000", "CIEDE2000", False, "", 1.0),
+           MetricInfo("psnr_y", "PSNR-Y", True, "dB", 1.0), MetricInfo("ssim_y", "SSIM-Y", True)):
     METRIC_INFO.register(_m.name, _m)
 
 

@@ -12,7 +12,8 @@ Parity tolerances: float rows are gated on ``max_abs`` (largest absolute differe
 output (mask probability, image) against the PyTorch fp32 export module on the parity images);
 quantized rows on ``mean_abs`` (the mean difference; single pixels near a decision edge may flip by
 much more) and on ``quality_drop`` (how much worse the task's primary metric against the ground
-truth gets vs. the PyTorch model, in its own units: MAE for masks, L1 for images).
+truth gets vs. the PyTorch model), counted in that metric's own quantization tolerance
+(``metrics.MetricInfo.parity_tolerance``: 0.05 of MAE or L1, 1 dB of PSNR), so 1.0 = one tolerance.
 """
 
 from __future__ import annotations
@@ -59,19 +60,19 @@ FORMATS: List[FormatSpec] = [
                {"max_abs": 2e-2}, "shipped", False,
                "fp16 weights and activations, float32 graph inputs/outputs (keep_io_types)"),
     FormatSpec("onnx_int8", "onnx", "int8", "onnxruntime", "NCHW", "model.onnx", "onnx_fp32",
-               {"mean_abs": 0.05, "quality_drop": 0.05}, "all", True,
+               {"mean_abs": 0.05, "quality_drop": 1.0}, "all", True,
                "static QDQ int8, per-channel weights, calibrated on real task images"),
     FormatSpec("tflite_fp32", "tflite", "fp32", "litert", "NHWC", "model.tflite", "saved_model",
                {"max_abs": 1e-3}, "shipped", False, "onnx2tf float32 TFLite"),
     FormatSpec("tflite_fp16", "tflite", "fp16", "litert", "NHWC", "model.tflite", "saved_model",
                {"max_abs": 2e-2}, "shipped", False, "onnx2tf float16-weight TFLite (float compute)"),
     FormatSpec("tflite_int8", "tflite", "int8", "litert", "NHWC", "model.tflite", "saved_model",
-               {"mean_abs": 0.05, "quality_drop": 0.05}, "shipped", True,
+               {"mean_abs": 0.05, "quality_drop": 1.0}, "shipped", True,
                "full-integer int8 (per-channel weights, int8 activations), float32 input/output"),
     FormatSpec("tfjs_fp16", "tfjs", "fp16", "tfjs", "NHWC", "model.json", "saved_model",
                {"max_abs": 2e-2}, "shipped", False, "TF.js graph model, float16-quantized weights"),
     FormatSpec("tfjs_uint8", "tfjs", "uint8", "tfjs", "NHWC", "model.json", "saved_model",
-               {"mean_abs": 0.05, "quality_drop": 0.05}, "shipped", True,
+               {"mean_abs": 0.05, "quality_drop": 1.0}, "shipped", True,
                "TF.js graph model, uint8 affine-quantized weights (float compute)"),
 ]
 
@@ -109,6 +110,9 @@ def check_parity(spec: FormatSpec, parity: Dict[str, float]) -> str | None:
         v = parity.get(name)
         if v is None:
             continue
+        if name == "quality_drop" and parity.get("quality_metric"):   # in the metric's own units
+            from ..metrics import metric_info
+            limit = limit * metric_info(parity["quality_metric"]).parity_tolerance
         if not (v <= limit):  # also catches NaN
             return f"parity {name} {v:.3g} exceeds tolerance {limit:g}"
     return None

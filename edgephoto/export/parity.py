@@ -111,6 +111,7 @@ def compare(task, pset: ParitySet, out: np.ndarray) -> (Dict[str, float], Dict[s
             parity[f"{k}_drop"] = METRIC_INFO.get(k).worse_by(met[k], rm[k])
     if f"{task.primary_metric}_drop" in parity:
         parity["quality_drop"] = parity[f"{task.primary_metric}_drop"]
+        parity["quality_metric"] = task.primary_metric
     metrics = {**{k: float(v) for k, v in met.items()}, "split": pset.split, "images": int(len(out)),
                "note": "parity images at the model's input size, upsampled to the ground truth"}
     return parity, metrics
