@@ -43,3 +43,28 @@ def test_pair_folder_reports_missing_targets(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "img" / "a.jpg")
     with pytest.raises(DatasetError, match="no target"):
         PairFolder(tmp_path / "img", tmp_path / "gt")
+
+
+def test_deblur_data_records_each_samples_blur(tmp_path):
+    """The blur a sample got is replayed into blur.json (metrics can be split by blur type); box 14
+    really is the document's 14x14 mean."""
+    import json
+    from edgephoto.data import synthetic_deblur
+    from edgephoto.data.blur import BLURS, blur, convolve
+    synthetic_deblur.generate(tmp_path, sizes={"test": 6}, workers=1)
+    index = json.loads((tmp_path / "test" / "blur.json").read_text())
+    assert sorted(index) == [f"test_{i:05d}" for i in range(6)] and set(index.values()) <= set(BLURS.names())
+    for i in range(6):
+        rng = synthetic_deblur._rng(0, "test", i)
+        assert blur(np.zeros((16, 16, 3), np.uint8), rng)[1] == index[f"test_{i:05d}"]
+    flat = np.full((20, 20, 3), 200.0)
+    assert np.allclose(convolve(flat, BLURS.get("box14")(None)), 200.0)
+
+
+def test_sr_degradations_make_a_quarter_size_input():
+    from edgephoto.data.sr_degrade import DEGRADATIONS
+    hr = (np.random.RandomState(0).rand(64, 48, 3) * 255).astype(np.uint8)
+    for name in DEGRADATIONS.names():
+        a = DEGRADATIONS.get(name)(hr, 4, np.random.default_rng(3))
+        b = DEGRADATIONS.get(name)(hr, 4, np.random.default_rng(3))
+        assert a.shape == (16, 12, 3) and a.dtype == np.uint8 and np.array_equal(a, b), name

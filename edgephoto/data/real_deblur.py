@@ -19,24 +19,14 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 
 from .blur import blur
-from .real_sources import load_photo, real_sources, sample_rng, split_files
+from .real_sources import real_sources, sample_rng, square_crop, write_photo_pairs
 
 SPLIT_SIZES = {"train": 1500, "val": 50, "test": 100}
 SIDE = 256
 
 
-def sharp_crop(seed: int, split: str, index: int) -> np.ndarray:
-    rng = sample_rng(seed, split, index)
-    photos = split_files("photo", split)
-    ph = load_photo(str(photos[int(rng.integers(len(photos)))].path))
-    h, w = ph.shape[:2]
-    s = min(SIDE, h, w)
-    y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-    return np.ascontiguousarray(ph[y:y + s, x:x + s])
-
-
 def make_pair(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarray]:
-    sharp = sharp_crop(seed, split, index)
+    sharp = square_crop(seed, split, index, SIDE)
     blurred, _ = blur(sharp, sample_rng(seed + 1, split, index))
     return blurred, sharp
 
@@ -64,12 +54,8 @@ def generate(root: Path, seed: int = 0, sizes: Optional[Dict[str, int]] = None,
              workers: Optional[int] = None) -> Dict[str, int]:
     """Write ``root/<split>/blurred/*.png`` + ``root/<split>/sharp/*.png``, ``blur.json`` per split
     and ``root/sources.json``."""
-    from .generate import write_pairs
-    from .real_sources import write_manifest
     sizes = dict(SPLIT_SIZES if sizes is None else sizes)
-    real_sources("photo")
-    write_manifest(root, {s: real_sources("photo", s) for s in sizes})
-    out = write_pairs(root, make_pair, sizes, ("blurred", "sharp"), exts=(".png", ".png"), seed=seed,
-                      progress=progress, workers=workers)
+    out = write_photo_pairs(root, make_pair, sizes, ("blurred", "sharp"), (".png", ".png"), seed=seed,
+                            progress=progress, workers=workers)
     write_blur_index(root, sizes, seed, blur_kind)
     return out

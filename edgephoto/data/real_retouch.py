@@ -20,7 +20,7 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .real_sources import load_photo, real_sources, sample_rng, split_files
+from .real_sources import load_photo, real_sources, sample_rng, split_files, write_photo_pairs
 from .synthetic_retouch import degrade
 
 SPLIT_SIZES = {"train": 2000, "val": 100, "test": 200}
@@ -61,10 +61,6 @@ def generate(root: Path, seed: int = 0, sizes: Optional[Dict[str, int]] = None,
              progress: Optional[Callable[[str, int, int], None]] = None,
              workers: Optional[int] = None) -> Dict[str, int]:
     """Write ``root/<split>/inputs/*.jpg`` + ``root/<split>/targets/*.png`` and ``root/sources.json``."""
-    from .generate import write_pairs
-    from .real_sources import write_manifest
     sizes = dict(SPLIT_SIZES if sizes is None else sizes)
-    real_sources("photo")                        # hash the sources once, before the workers fork
-    write_manifest(root, {s: real_sources("photo", s) for s in sizes})
-    return write_pairs(root, make_pair, sizes, ("inputs", "targets"), seed=seed, progress=progress,
-                       workers=workers)
+    return write_photo_pairs(root, make_pair, sizes, ("inputs", "targets"), seed=seed, progress=progress,
+                             workers=workers)

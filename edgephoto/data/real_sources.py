@@ -161,3 +161,25 @@ def write_manifest(root: Path, used: Dict[str, List[SourceFile]]) -> None:
                  "licence": f.licence, "sha256": f.sha256, "kind": f.kind, "group": f.group}
                 for f in files]
         for split, files in used.items()})
+
+
+def square_crop(seed: int, split: str, index: int, side: int, multiple: int = 1) -> np.ndarray:
+    """Sample ``index`` of a split: a square crop (at most ``side``, a multiple of ``multiple``) of
+    one of the split's photos at its decoded resolution, uint8 HxWx3."""
+    rng = sample_rng(seed, split, index)
+    photos = split_files("photo", split)
+    ph = load_photo(str(photos[int(rng.integers(len(photos)))].path))
+    h, w = ph.shape[:2]
+    s = min(side, h, w) // multiple * multiple
+    y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+    return np.ascontiguousarray(ph[y:y + s, x:x + s])
+
+
+def write_photo_pairs(root: Path, make, sizes: Dict[str, int], dirs, exts=(".jpg", ".png"), seed: int = 0,
+                      progress=None, workers: Optional[int] = None) -> Dict[str, int]:
+    """A photo-only recipe's ``generate``: ``root/sources.json`` (which photos each split used, with
+    their licences), then ``sizes[split]`` pairs per split from ``make(seed, split, i)``."""
+    from .generate import write_pairs
+    real_sources("photo")                        # hash the sources once, before the workers fork
+    write_manifest(root, {s: real_sources("photo", s) for s in sizes})
+    return write_pairs(root, make, sizes, dirs, exts=exts, seed=seed, progress=progress, workers=workers)

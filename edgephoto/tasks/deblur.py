@@ -20,12 +20,12 @@ from typing import Dict, Sequence
 import numpy as np
 
 from . import TASKS
-from .base import Task
+from .image_task import ImageTask
 from ..metrics import image_metrics
 from ..runtime.spec import InferenceSpec, InputSpec, ModelSpec, OutputSpec
 
 
-class DeblurTask(Task):
+class DeblurTask(ImageTask):
     def builtin_sources(self):
         from ..data import real_deblur, synthetic_deblur
         return {"real": real_deblur, "generated": synthetic_deblur}
@@ -33,39 +33,6 @@ class DeblurTask(Task):
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import ImagePairDataset
         return ImagePairDataset(self.pair_folder(root, split), size, self.spec.input, augment=train)
-
-    def load_target(self, path, size=None):
-        from ..data.folders import load_rgb
-        return load_rgb(path, size).astype(np.float32) / 255.0
-
-    # ---- losses (tensors in [-1, 1])
-    def loss(self, raw, target):
-        import torch.nn.functional as F
-        return F.l1_loss(self.outputs(raw)[0], target)
-
-    def distill_loss(self, student_raw, teacher_raw, target, temperature=2.0, alpha=0.5, hint_weight=0.0):
-        import torch.nn.functional as F
-        s, t = self.outputs(student_raw)[0], self.outputs(teacher_raw)[0]
-        return alpha * F.l1_loss(s, target) + (1 - alpha) * F.l1_loss(s, t)
-
-    def export_module(self, model):
-        import torch
-
-        class SharpHead(torch.nn.Module):
-            """blurred image in [-1, 1] -> sharp RGB in [0, 1]."""
-
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                return torch.clamp(self.net(x) * 0.5 + 0.5, 0.0, 1.0)
-
-        return SharpHead(model).eval()
-
-    def raw_from_exported(self, y):
-        import torch
-        return [torch.as_tensor(y, dtype=torch.float32) * 2.0 - 1.0]
 
     def predict_for_eval(self, head, rgb_u8, size, target_shape):
         """Fully convolutional: the whole image, padded (reflect) to the network's multiple."""

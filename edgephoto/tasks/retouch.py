@@ -27,12 +27,12 @@ from typing import Dict, Sequence
 import numpy as np
 
 from . import TASKS
-from .base import Task
+from .image_task import ImageTask
 from ..runtime.spec import InferenceSpec, InputSpec, ModelSpec, OutputSpec
 from ..metrics import image_metrics
 
 
-class RetouchTask(Task):
+class RetouchTask(ImageTask):
     def builtin_sources(self):
         from ..data import real_retouch, synthetic_retouch
         return {"real": real_retouch, "generated": synthetic_retouch}
@@ -40,15 +40,6 @@ class RetouchTask(Task):
     def dataset(self, root, split, size, train):
         from ..data.torch_datasets import ImagePairDataset
         return ImagePairDataset(self.pair_folder(root, split), size, self.spec.input, augment=train)
-
-    def load_target(self, path, size=None):
-        from ..data.folders import load_rgb
-        return load_rgb(path, size).astype(np.float32) / 255.0
-
-    # ---- losses (tensors in [-1, 1])
-    def loss(self, raw, target):
-        import torch.nn.functional as F
-        return F.l1_loss(self.outputs(raw)[0], target)
 
     def distill_loss(self, student_raw, teacher_raw, target, temperature=2.0, alpha=0.5,
                      hint_weight=0.0):
@@ -63,26 +54,6 @@ class RetouchTask(Task):
 
         kd = F.l1_loss(soft(s), soft(t)) * T
         return alpha * self.loss(student_raw, target) + (1 - alpha) * kd
-
-    def export_module(self, model):
-        import torch
-
-        class ImageHead(torch.nn.Module):
-            """normalized image in [-1, 1] -> retouched RGB in [0, 1]."""
-
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                return torch.clamp(self.net(x) * 0.5 + 0.5, 0.0, 1.0)
-
-        return ImageHead(model).eval()
-
-    def raw_from_exported(self, y):
-        """The retouched image in [0, 1] (the head's ``y * 0.5 + 0.5``, clamped) -> [-1, 1]."""
-        import torch
-        return [torch.as_tensor(y, dtype=torch.float32) * 2.0 - 1.0]
 
     # the classical baseline: what `edgephoto adjust --brightness auto --contrast auto --color auto` does
     classical_name = "auto-adjust"

@@ -26,7 +26,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from . import TASKS
-from .base import Task
+from .image_task import ImageTask
 from ..metrics import sr_metrics
 from ..runtime.spec import InferenceSpec, InputSpec, ModelSpec, OutputSpec
 
@@ -34,7 +34,7 @@ SCALE = 4
 DEGRADATION_FILE = "degradation.txt"
 
 
-class UpscaleTask(Task):
+class UpscaleTask(ImageTask):
     def builtin_sources(self):
         from ..data import real_upscale, synthetic_upscale
         return {"real": real_upscale, "generated": synthetic_upscale}
@@ -74,39 +74,6 @@ class UpscaleTask(Task):
                 hr = crop_to_multiple(np.asarray(im.convert("RGB")), SCALE)
             Image.fromarray(bicubic(hr, SCALE, np.random.default_rng(0))).save(tmp / f"{p.stem}.png")
         tmp.rename(lr_dir)
-
-    def load_target(self, path, size=None):
-        from ..data.folders import load_rgb
-        return load_rgb(path, size).astype(np.float32) / 255.0
-
-    # ---- losses (tensors in [-1, 1])
-    def loss(self, raw, target):
-        import torch.nn.functional as F
-        return F.l1_loss(self.outputs(raw)[0], target)
-
-    def distill_loss(self, student_raw, teacher_raw, target, temperature=2.0, alpha=0.5, hint_weight=0.0):
-        import torch.nn.functional as F
-        s, t = self.outputs(student_raw)[0], self.outputs(teacher_raw)[0]
-        return alpha * F.l1_loss(s, target) + (1 - alpha) * F.l1_loss(s, t)
-
-    def export_module(self, model):
-        import torch
-
-        class UpscaleHead(torch.nn.Module):
-            """LR image in [-1, 1] -> the 4x image, RGB in [0, 1]."""
-
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                return torch.clamp(self.net(x) * 0.5 + 0.5, 0.0, 1.0)
-
-        return UpscaleHead(model).eval()
-
-    def raw_from_exported(self, y):
-        import torch
-        return [torch.as_tensor(y, dtype=torch.float32) * 2.0 - 1.0]
 
     def predict_for_eval(self, head, rgb_u8, size, target_shape):
         """Fully convolutional: the whole LR image in, its 4x out (resized if the target differs)."""
