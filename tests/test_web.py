@@ -260,7 +260,8 @@ def test_make_index_prefers_shipped_fp16(web_models, tmp_path):
     out = tmp_path / "models.json"
     _run([sys.executable, WEB / "make_index.py", "--dist", web_models, "--out", out])
     models = json.loads(out.read_text())["models"]
-    assert {(m["task"], m["key"]) for m in models} == {("matte", "tfjs_fp16"), ("retouch", "tfjs_fp16")}
+    assert {(m["task"], m["key"]) for m in models} == {("matte", "tfjs_fp16"), ("retouch", "tfjs_fp16"),
+                                                       ("upscale", "tfjs_fp16")}
     for m in models:
         assert (tmp_path / m["url"]).resolve().is_file()
 
