@@ -91,7 +91,8 @@ TASKS.register("matte", MatteTask(
     teacher_arch="u2net_lite",
     student_arch="u2net_tiny",
     spec=ModelSpec(
-        # 192: the starter's size on real photos (1024 px end to end ~0.1 s int8, 1 thread)
+        # trains at 192 px; the starter ships at 224 (its checkpoint says so): 1024 px end to end
+        # ~0.085 s int8, 1 thread
         input=InputSpec(size=(192, 192), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
         output=OutputSpec(kind="alpha", name="mask", range=(0.0, 1.0), channels=1,
                           meaning="probability that the pixel belongs to the foreground object"),
@@ -120,10 +121,14 @@ TASKS.register("matte", MatteTask(
     card_reproduce="make fetch                                   # real photos + cut-outs (cached in sources/)\n"
                    "edgephoto import sources/models/u2netp/u2netp.onnx --task matte --name u2netp\n"
                    "edgephoto data --task matte --out data/matte-real --pseudo-labels dist/matte/u2netp/onnx_fp32\n"
-                   "git show 4fabfc3:edgephoto/weights/matte-student.pt > prev.pt   # the generated-scene starter\n"
+                   "git show 4fabfc3:edgephoto/weights/matte-student.pt > gen.pt   # the generated-scene starter\n"
                    "edgephoto train --task matte --role student --profile starter --data data/matte-real \\\n"
-                   "    --runs real_runs --size 192 --batch 8 --lr 1e-3 --steps 2600 --init prev.pt\n"
-                   "python -m edgephoto.weights.publish real_runs/matte/student/ckpt.pt --task matte --data data/matte-real",
+                   "    --runs real_runs --size 192 --batch 8 --lr 1e-3 --steps 2600 --init gen.pt\n"
+                   "# then 3400 steps more (of a 4500-step schedule: stopped after its lr drop at 3000)\n"
+                   "make finetune TASK=matte DATA=data/matte-real RUNS=real_runs THREADS=2 FINETUNE_STEPS=4500 \\\n"
+                   "    FINETUNE_INIT=real_runs/matte/student/ckpt.pt\n"
+                   "python -m edgephoto.weights.publish real_runs/matte/student-finetune/ckpt.pt --task matte \\\n"
+                   "    --data data/matte-real --size 224   # shipped at 224 px: trained at 192, more detail",
     compression_rows=(
         ("U2-Net big (teacher fp32)", "teacher", "onnx_fp32", "157 MB", 0.009145),
         ("U2-Net small (student trained alone, fp32)", "student", "onnx_fp32", "9.8 MB", 0.011567),

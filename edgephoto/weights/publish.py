@@ -18,7 +18,10 @@ from ..cli import add_task_argument
 
 
 
-def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None) -> Path:
+def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
+            size: int | None = None) -> Path:
+    """Write the starter checkpoint and its model card. ``size``: the input size it ships at, when
+    not the one it trained at (a resize-mode model may see more detail at a larger input)."""
     from ..models import count_parameters
     from ..tasks import get_task
     from ..train.checkpoint import load_model, save_checkpoint
@@ -26,6 +29,9 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
 
     task = get_task(task_name)
     model, state = load_model(ckpt)
+    trained_at = state["input_size"]
+    if size:
+        state["input_size"] = int(size)
     test = evaluate(model, task, data, "test", state["input_size"])
     out = starter_path(task_name)
     cfg = state.get("config", {})
@@ -56,7 +62,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None)
 
 - File: `{out.name}` ({out.stat().st_size / 1e6:.2f} MB, weights only), created
   {dt.date.today().isoformat()} with edgephoto.
-- Architecture: `{state['arch']}` ({count_parameters(model) / 1e6:.2f} M params), trained at {state['input_size']}x{state['input_size']} RGB,
+- Architecture: `{state['arch']}` ({count_parameters(model) / 1e6:.2f} M params), trained at {trained_at}x{trained_at} RGB{f", run at {state['input_size']}x{state['input_size']} (more detail for the same weights)" if state['input_size'] != trained_at else ""},
   normalization mean {list(task.mean)} / std {list(task.std)}; output: {task.output.get('meaning')}
   (inference mode `{task.inference.get('mode')}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
@@ -111,6 +117,8 @@ def main() -> None:
     p.add_argument("--runs", default="starter_runs")
     p.add_argument("--data", default=None)
     p.add_argument("--teacher", default=None, help="teacher checkpoint, to report its metrics too")
+    p.add_argument("--size", type=int, default=None,
+                   help="the input size the starter ships at (default: the size it trained at)")
     a = p.parse_args()
     from ..tasks import get_task
     data = Path(a.data) if a.data else get_task(a.task).default_data_root()
@@ -119,7 +127,7 @@ def main() -> None:
         from ..compress.select import read_selection
         ckpt = Path(a.runs) / a.task / read_selection(Path(a.runs) / a.task)["shipped"] / "ckpt.pt"
     teacher = Path(a.teacher) if a.teacher else Path(ckpt).parents[1] / "teacher" / "ckpt.pt"
-    publish(Path(ckpt), a.task, data, teacher)
+    publish(Path(ckpt), a.task, data, teacher, a.size)
 
 
 if __name__ == "__main__":
