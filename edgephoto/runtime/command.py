@@ -8,15 +8,17 @@ import sys
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "run", help="run an exported model on a photo (matte: RGBA cut-out + mask; retouch: retouched photo)",
+        "run", help="run an exported model on a photo (matte: RGBA cut-out + mask; retouch, deblur: the "
+                    "photo; upscale: the photo 4x larger)",
         description="Run an exported model on one JPEG/PNG photo with the light runtime "
                     "(numpy, Pillow, one engine). What -o gets follows the model's output kind: an RGBA "
-                    "cut-out for mask models (matte), the photo itself for image models (retouch). The "
+                    "cut-out for mask models (matte), the photo itself for image models (retouch, deblur; "
+                    "upscale: output.scale times larger, so its input is at most 1024 px a side). The "
                     "format follows the extension of -o; .jpg flattens transparency onto white. "
                     "--brightness/--contrast/--color adjust that result as 'edgephoto adjust' does.")
-    p.add_argument("task", help="task name, e.g. matte or retouch")
+    p.add_argument("task", help="task name: matte, retouch, upscale, deblur (any exported under --dist)")
     p.add_argument("image", help="input photo (JPEG or PNG, at most 35 MB and 1024x1024 unless --downscale)")
-    p.add_argument("-o", "--output", help="main output, e.g. out.png (matte: RGBA cut-out; retouch: the photo)")
+    p.add_argument("-o", "--output", help="main output, e.g. out.png (matte: RGBA cut-out; others: the photo)")
     p.add_argument("--mask", help="also write the full-resolution mask (8-bit grayscale PNG; mask models only)")
     p.add_argument("--brightness", help="adjust the -o result: -100..100 or auto (as in edgephoto adjust)")
     p.add_argument("--contrast", help="adjust the -o result: -100..100 or auto")
