@@ -462,11 +462,8 @@ export async function loadModel(manifestUrl, opts = {}) {
   }
   if (manifest.format !== "tfjs") throw new Error(`manifest ${manifestUrl} is a ${manifest.format} model; this page runs TF.js bundles (tfjs_*)`);
   if (!OUTPUT_KINDS[manifest.output.kind]) throw new Error(`output kind '${manifest.output.kind}' has no plug-in in this page (known: ${Object.keys(OUTPUT_KINDS).join(", ")})`);
-  inputScale(manifest);
-  outputIndex(manifest);
-  const mode = (manifest.inference || {}).mode || "resize";
-  if (!["resize", "tile", "pad"].includes(mode)) throw new Error(`unknown inference mode '${mode}'`);
-  if (mode !== "resize") tileParams(manifest);
+  // mode, scale and output index were checked by the schema; the tile must also fit the input size
+  if (((manifest.inference || {}).mode || "resize") !== "resize") tileParams(manifest);
   const [ih, iw] = inputHW(manifest);
   await ensureTF({ backend: opts.backend, vendor: opts.vendor, minTexture: Math.max(ih, iw) });
   const tf = getTF();

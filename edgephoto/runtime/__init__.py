@@ -71,8 +71,7 @@ def load(model_dir: Union[str, Path], engine: Optional[str] = None, threads: Opt
     if verify:
         _check_file(m, path)
     cls = pick_engine(m["format"], requested=engine, preferred=m.get("engine"))
-    from .spec import ModelSpec
-    spec = ModelSpec.from_manifest(m)
+    spec = m["_spec"]
     return Model(m, cls(str(path), threads=threads, layout=spec.input.layout), spec)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
 import shutil
 import subprocess
@@ -277,7 +276,6 @@ class TfjsNodeEngine(Engine):
             raise EngineError(problem)
         self.model_dir = Path(self.path).parent
         self.layout = "NHWC"
-        self.last_info: Dict[str, Any] = {}
 
     def _run(self, x: np.ndarray) -> List[np.ndarray]:
         with tempfile.TemporaryDirectory(prefix="edgephoto-tfjs-") as tmp:
@@ -290,10 +288,6 @@ class TfjsNodeEngine(Engine):
                 lines = [l.strip() for l in (r.stderr + r.stdout).splitlines() if l.strip()]
                 raise EngineError(f"TF.js run in Node failed: {(lines[-1] if lines else 'no output')[:300]}")
             y = np.load(outp)
-            try:
-                self.last_info = json.loads(r.stdout.strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                self.last_info = {}
         return [y.reshape(y.shape[0], y.shape[1], y.shape[2], -1)]
 
 

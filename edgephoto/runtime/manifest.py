@@ -91,7 +91,7 @@ def load_manifest(model_dir: Path) -> Dict[str, Any]:
                             f"{MANIFEST_VERSION} (upgrade edgephoto)")
     from .spec import check_manifest   # the schema generated from the typed spec
     try:
-        check_manifest(m)
+        m["_spec"] = check_manifest(m)   # the parsed contract (keys with "_" are never written)
     except ManifestError as e:
         raise ManifestError(f"{p}: {e}") from None
     m["_dir"] = str(p.parent)

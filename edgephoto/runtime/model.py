@@ -79,8 +79,9 @@ def preprocess(rgb: np.ndarray, spec: "ModelSpec", size: Optional[tuple] = None)
 
 
 class ImageInput:
-    """A photo: ``input.channels`` RGB/BGR, normalized by :func:`normalize` (``preprocess`` for the
-    resized whole photo)."""
+    """Input kind ``image``, a photo: ``input.channels`` RGB/BGR, normalized by :func:`normalize`
+    (``preprocess`` for the resized whole photo). The inference modes reach the pixels through
+    the model's input kind (``Model.input_kind``)."""
 
     normalize = staticmethod(normalize)
     preprocess = staticmethod(preprocess)
@@ -176,10 +177,11 @@ def resize_map(a: np.ndarray, hw: tuple) -> np.ndarray:
 @MODES.register("resize")
 def mode_resize(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     """Resize the whole photo to the model's input, run once; outputs stay at model resolution."""
-    x = preprocess(photo.rgb, model.spec)
+    x = model.input_kind.preprocess(photo.rgb, model.spec)
     ctx = model.spec.input.context
     if ctx:   # the thumbnail of the photo itself, not of its resized copy
-        x = with_context(x[0], photo_thumbnail(normalize(photo.rgb, model.spec.input), ctx), ctx)[None]
+        x = with_context(x[0], photo_thumbnail(model.input_kind.normalize(photo.rgb, model.spec.input), ctx),
+                         ctx)[None]
     return model.engine.run(x)
 
 
@@ -275,7 +277,7 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
     """
     (th, tw), (oh, ow) = tile_params(model.spec)
     s = model.spec.output.scale          # output pixels per input pixel (4 for a 4x upscaler)
-    x = normalize(photo.rgb, model.spec.input)
+    x = model.input_kind.normalize(photo.rgb, model.spec.input)
     H, W = x.shape[:2]
     ctx = model.spec.input.context
     thumb = photo_thumbnail(x, ctx)
@@ -473,7 +475,7 @@ class Model:
         mode = self.spec.inference.mode
         kind = self.spec.output.kind
         self._mode: Callable = MODES.get(mode)
-        self._input = INPUT_KINDS.get(self.spec.input.kind)
+        self.input_kind = INPUT_KINDS.get(self.spec.input.kind)
         self._kind = OUTPUT_KINDS.get(kind)
         check = getattr(self._mode, "check", None)
         if check is not None:          # a bad manifest fails at load, not at the first photo

@@ -30,7 +30,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from .manifest import ManifestError
+from .manifest import REQUIRED, ManifestError
 
 SCHEMA_ID = "https://edgephoto.dev/manifest.schema.json"
 # the JS runtime's copy, an ES module (imports work the same in a page and in Node, no fetch)
@@ -266,7 +266,6 @@ _ARTIFACT_FIELDS: Dict[str, Dict[str, Any]] = {
     "params": {"type": ["integer", "null"]},
     "macs": {"type": ["number", "null"]},
 }
-_REQUIRED_TOP = ["task", "format", "precision", "file", "input", "output", "inference"]
 
 
 def manifest_schema() -> Dict[str, Any]:
@@ -281,7 +280,7 @@ def manifest_schema() -> Dict[str, Any]:
                        "input": _block_schema(InputSpec),
                        "output": _block_schema(OutputSpec),
                        "inference": _block_schema(InferenceSpec)},
-        "required": list(_REQUIRED_TOP),
+        "required": list(REQUIRED),
         "additionalProperties": True,   # parity, metrics, source, quantization...: reports, not contract
     }
 
