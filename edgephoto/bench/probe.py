@@ -97,8 +97,7 @@ def classical_main(a) -> int:
     from ..tasks import get_task
     name, _, method = a.classical.partition(":")
     task = get_task(name)
-    methods = task.classical_methods()
-    fn, _ = methods[method] if method else next(iter(methods.values()))
+    fn = task.classical_method(method)
     load_s = time.perf_counter() - t0
     rss_loaded = _status_mb()
 

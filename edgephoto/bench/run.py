@@ -31,8 +31,6 @@ CLASSICAL_NOTE = ("classical rows (no network, Task.classical) are scored on the
 ROLE_NOTE = ("role: ours = exported from our checkpoints; peer / teacher = an imported published model "
              "(edgephoto import), measured exactly like ours but never shipped, so budget verdicts do not "
              "decide the bench for it; classical = the task's method without a network")
-ROLES = ("ours", "peer", "teacher", "classical")
-
 
 
 
@@ -205,8 +203,7 @@ def classical_quality(data: Path, task_name: str, limit: Optional[int], split: s
     from ..runtime.imageio import read_image
     from ..tasks import get_task
     task = get_task(task_name)
-    methods = task.classical_methods()
-    fn, _ = methods[method] if method else next(iter(methods.values()))
+    fn = task.classical_method(method)
     pairs = task.eval_pairs(data, split)
     return score_pairs(pairs[:limit] if limit else pairs, lambda img: fn(read_image(img, downscale=True).rgb),
                        task.load_target, task.metrics, split)

@@ -69,13 +69,6 @@ class Task:
         """Global context channels after the RGB ones (manifest input.context)."""
         return self.spec.input.context
 
-    @property
-    def output(self) -> Dict[str, Any]:
-        return self.spec.to_manifest()["output"]
-
-    @property
-    def inference(self) -> Dict[str, Any]:
-        return self.spec.to_manifest()["inference"]
 
     # ---- data
     def default_data_root(self) -> Path:
@@ -172,6 +165,11 @@ class Task:
         a uint8 HxWx3 photo -> prediction, note). Default: ``classical`` under ``classical_name``."""
         return {self.classical_name: (self.classical, self.classical_note)} if self.classical_name else {}
 
+    def classical_method(self, name: Optional[str] = None):
+        """The function of classical method ``name`` (default: the task's first)."""
+        methods = self.classical_methods()
+        return methods[name][0] if name else next(iter(methods.values()))[0]
+
     def predict_for_eval(self, head, rgb_u8: np.ndarray, size: int, target_shape) -> np.ndarray:
         """The export module on one photo -> a numpy prediction at the target's resolution.
 
@@ -194,8 +192,3 @@ class Task:
 
     def load_target(self, path: Path, size=None) -> np.ndarray:
         raise NotImplementedError
-
-    def manifest_fields(self, size: Optional[int] = None) -> Dict[str, Any]:
-        """The manifest's contract blocks (``input`` / ``output`` / ``inference``) at ``size``."""
-        spec = self.spec.with_input_size(size or self.input_size)
-        return {"task": self.name, **spec.to_manifest()}

@@ -63,8 +63,8 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
 - File: `{out.name}` ({out.stat().st_size / 1e6:.2f} MB, weights only), created
   {dt.date.today().isoformat()} with edgephoto.
 - Architecture: `{state['arch']}` ({count_parameters(model) / 1e6:.2f} M params), trained at {trained_at}x{trained_at} RGB{f", run at {state['input_size']}x{state['input_size']} (more detail for the same weights)" if state['input_size'] != trained_at else ""},
-  normalization mean {list(task.mean)} / std {list(task.std)}; output: {task.output.get('meaning')}
-  (inference mode `{task.inference.get('mode')}`).
+  normalization mean {list(task.mean)} / std {list(task.std)}; output: {task.spec.output.meaning}
+  (inference mode `{task.spec.inference.mode}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
   last third), {'distilled from the teacher at T = ' + format(cfg.get('temperature'), 'g') + ', alpha ' + format(cfg.get('alpha'), 'g') if cfg.get('teacher') else 'supervised'}.
 {teacher_line}- Data: {data_line}
