@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path(args.runs) / args.task / role
         arch = args.arch or (task.teacher_arch if role == "teacher" else task.student_arch)
         recipe = task.teacher_recipe if role == "teacher" else "supervised"
-        if args.no_gan and recipe == "pix2pix":
-            recipe = "supervised"
+        if args.no_gan:
+            from .recipes import RECIPES
+            if RECIPES.get(recipe).adversarial:
+                recipe = "supervised"
         phases = [list(p) for p in task.teacher_phases] if role == "teacher" else []
         cfg = make_config(args, role, role, out, arch, sync_check=args.sync_check, recipe=recipe,
                           phases=phases)

@@ -11,7 +11,8 @@ The discriminator has its own Adam optimizer; both are saved in the checkpoint a
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List
 
 import torch
 import torch.nn.functional as F
@@ -36,13 +37,48 @@ def feature_matching(fake: List[List[torch.Tensor]], real: List[List[torch.Tenso
     return loss
 
 
+class Discriminator:
+    """A GAN recipe's discriminator with its own Adam optimizer: ``update(loss)`` trains it,
+    ``frozen()`` lets the generator's terms through it without training it, and its state (arch,
+    weights, optimizer) is what the checkpoint holds under ``"discriminator"``."""
+
+    def __init__(self, arch: str, lr: float, betas=(0.5, 0.999)) -> None:
+        self.arch = arch
+        self.net = create_model(arch)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=betas)
+
+    def __call__(self, x: torch.Tensor):
+        return self.net(x)
+
+    def update(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in self.net.parameters():
+                p.requires_grad_(True)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"arch": self.arch, "model": self.net.state_dict(), "optimizer": self.opt.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+
+
 class AdversarialTrainer:
     """Owns the discriminator and its optimizer; ``step`` does one D update and returns G's loss."""
 
     def __init__(self, cfg: Dict[str, Any], lr: float, betas=(0.5, 0.999)) -> None:
         self.cfg = cfg
-        self.disc = create_model(cfg["discriminator"])
-        self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=betas)
+        self.disc = Discriminator(cfg["discriminator"], lr, betas)
         self.gan_weight = float(cfg.get("gan_weight", 1.0))
         self.fm_weight = float(cfg.get("fm_weight", 10.0))
         self.l1_weight = float(cfg.get("l1_weight", 1.0))
@@ -53,17 +89,12 @@ class AdversarialTrainer:
         d_fake = self.disc(torch.cat([x, fake.detach()], 1))
         d_real = self.disc(torch.cat([x, real], 1))
         d_loss = 0.5 * (lsgan(d_fake, False) + lsgan(d_real, True))
-        self.opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt.step()
+        self.disc.update(d_loss)
         # generator terms, through the updated discriminator
-        for p in self.disc.parameters():
-            p.requires_grad_(False)
-        g_fake = self.disc(torch.cat([x, fake], 1))
-        with torch.no_grad():
-            g_real = self.disc(torch.cat([x, real], 1))
-        for p in self.disc.parameters():
-            p.requires_grad_(True)
+        with self.disc.frozen():
+            g_fake = self.disc(torch.cat([x, fake], 1))
+            with torch.no_grad():
+                g_real = self.disc(torch.cat([x, real], 1))
         gan = lsgan(g_fake, True)
         fm = feature_matching(g_fake, g_real)
         self.last = {"d_loss": d_loss.item(), "g_gan": gan.item(), "g_fm": fm.item(),
@@ -71,9 +102,7 @@ class AdversarialTrainer:
         return self.gan_weight * gan + self.fm_weight * fm + self.l1_weight * pixel_loss
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"arch": self.cfg["discriminator"], "model": self.disc.state_dict(),
-                "optimizer": self.opt.state_dict()}
+        return self.disc.state_dict()
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.disc.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+        self.disc.load_state_dict(state)

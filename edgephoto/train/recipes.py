@@ -35,6 +35,7 @@ class Recipe:
     """Base: the task's supervised loss; nothing in the checkpoint besides the model."""
 
     betas: Tuple[float, float] = (0.9, 0.999)     # Adam's default; GANs use (0.5, 0.999)
+    adversarial = False                            # trains a discriminator (`train --no-gan` drops it)
 
     def __init__(self, task, cfg) -> None:
         self.task, self.cfg = task, cfg
@@ -95,8 +96,9 @@ class Distill(Recipe):
         mode = "reflect" if ph < h and pw < w else "replicate"
         out = self.teacher(F.pad(x, (0, pw, 0, ph), mode=mode))
         s = int(getattr(self.teacher, "scale", 1) or 1)
-        crop = lambda t: t[..., : h * s, : w * s]   # noqa: E731
-        return [crop(t) for t in out] if isinstance(out, (list, tuple)) else crop(t=out)
+        if isinstance(out, (list, tuple)):
+            return [t[..., : h * s, : w * s] for t in out]
+        return out[..., : h * s, : w * s]
 
 
 @RECIPES.register("pix2pix")
@@ -106,6 +108,7 @@ class Pix2Pix(Recipe):
     generator's adversarial and feature-matching terms through the updated discriminator."""
 
     betas = (0.5, 0.999)
+    adversarial = True
 
     def __init__(self, task, cfg) -> None:
         super().__init__(task, cfg)
@@ -136,47 +139,40 @@ class SRGAN(Recipe):
     """SRGAN: ``l1_weight * content + gan_weight * (D(G(x)) - 1)^2``; the discriminator (on the
     image alone, sigmoid output) learns ``[(D(y) - 1)^2 + D(G(x))^2] / 2`` (least-squares labels)."""
 
+    adversarial = True
+
     def __init__(self, task, cfg) -> None:
         super().__init__(task, cfg)
         adv = task.adversarial or {}
         if not adv.get("discriminator"):
             raise UserError(f"task '{task.name}' names no discriminator for the srgan recipe")
-        from ..models import create_model
-        self.arch = adv["discriminator"]
-        self.disc = create_model(self.arch)
-        self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=self.betas)
+        from .gan import Discriminator
+        self.disc = Discriminator(adv["discriminator"], cfg.lr, self.betas)
         self.gan_weight = float(adv.get("gan_weight", 1e-3))
         self.l1_weight = float(adv.get("l1_weight", 1.0))
 
     def describe(self) -> str:
-        return f"content L1 + least-squares GAN ({self.arch}, weight {self.gan_weight:g})"
+        return f"content L1 + least-squares GAN ({self.disc.arch}, weight {self.gan_weight:g})"
 
     def loss(self, raw, x, y):
         import torch.nn.functional as F
         fake = self.task.outputs(raw)[0]
         d_real, d_fake = self.disc(y), self.disc(fake.detach())
         d_loss = 0.5 * (F.mse_loss(d_real, torch.ones_like(d_real)) + F.mse_loss(d_fake, torch.zeros_like(d_fake)))
-        self.opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt.step()
-        for p in self.disc.parameters():      # the generator's term must not train D
-            p.requires_grad_(False)
-        g_fake = self.disc(fake)
-        for p in self.disc.parameters():
-            p.requires_grad_(True)
+        self.disc.update(d_loss)
+        with self.disc.frozen():              # the generator's term must not train D
+            g_fake = self.disc(fake)
         adv = F.mse_loss(g_fake, torch.ones_like(g_fake))
         content = self.task.loss(raw, y)
         terms = {"d_loss": d_loss.item(), "g_adv": adv.item(), "g_content": content.item()}
         return self.l1_weight * content + self.gan_weight * adv, terms
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"discriminator": {"arch": self.arch, "model": self.disc.state_dict(),
-                                  "optimizer": self.opt.state_dict()}}
+        return {"discriminator": self.disc.state_dict()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         if "discriminator" in state:
-            self.disc.load_state_dict(state["discriminator"]["model"])
-            self.opt.load_state_dict(state["discriminator"]["optimizer"])
+            self.disc.load_state_dict(state["discriminator"])
 
 
 def recipe_name(cfg) -> str:
