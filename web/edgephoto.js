@@ -490,9 +490,13 @@ export async function loadModel(manifestUrl, opts = {}) {
       modelInitializer: mj.modelInitializer, weightSpecs: specs, weightData: all.buffer,
     }),
   };
-  const graph = await tf.loadGraphModel(handler);
+  // an imported Keras layers model (e.g. UpscalerJS's esrgan-slim) loads as one; ours are graphs
+  const layers = mj.format === "layers-model";
+  const graph = layers ? await tf.loadLayersModel(handler) : await tf.loadGraphModel(handler);
   progress(1);
-  return new Model(manifest, graph, manifestUrl);
+  const model = new Model(manifest, graph, manifestUrl);
+  model.layers = layers;   // a LayersModel predicts; a GraphModel executes
+  return model;
 }
 
 // ------------------------------------------------------------------------------- output kinds
@@ -570,7 +574,7 @@ export class Model {
     const tf = getTF();
     const y = tf.tidy(() => {
       const inp = tf.tensor4d(x, [1, h, w, this.channels], "float32");
-      let r = this.graph.execute(inp);
+      let r = this.layers ? this.graph.predict(inp) : this.graph.execute(inp);
       if (Array.isArray(r)) {
         const k = outputIndex(this.manifest);
         if (k >= r.length) throw new Error(`manifest output.index is ${k} but the model has ${r.length} output(s)`);

