@@ -168,3 +168,20 @@ def test_onnx_weights_start_a_folded_model_and_refuse_another_architecture(tmp_p
 
     with pytest.raises(UserError, match="not the same architecture"):
         load_onnx_weights(create_model("u2net_tiny"), path)
+
+
+def test_srvgg_base_is_pillow_bicubic_so_an_untrained_student_is_bicubic():
+    import numpy as np
+    from PIL import Image
+    torch.manual_seed(0)
+    m = create_model("srvgg_s").eval()
+    with torch.no_grad():
+        m.body[-1].weight.zero_()
+        m.body[-1].bias.zero_()
+        x = torch.rand(1, 3, 24, 20)
+        y = m(x)[0].permute(1, 2, 0).numpy()
+    ref = np.stack([np.asarray(Image.fromarray(x[0, c].numpy(), mode="F").resize((80, 96), Image.BICUBIC))
+                    for c in range(3)], -1)
+    assert y.shape == (96, 80, 3)
+    assert np.abs(y - ref)[8:-8, 8:-8].max() < 1e-5          # away from the zero-padded border
+    assert count_parameters(m) < 0.3e6                       # the fixed kernel is a buffer, not weights

@@ -8,8 +8,11 @@
   sigmoid. The dense layers follow a global average pool (as common PyTorch ports do), so it takes
   any crop size.
 - ``srvgg_*`` (the student, in the spirit of Real-ESRGAN's SRVGGNetCompact): a plain stack of 3x3
-  convs + PReLU at the low resolution, one conv to 3 x 4 x 4 channels and PixelShuffle(4), added to
-  the nearest-upsampled input: all the work happens at the input's resolution.
+  convs + PReLU at the low resolution, one conv to 3 x 4 x 4 channels, added to a *bicubic* x4 of the
+  input written as a fixed 5x5 conv to the same 3 x 4 x 4 phases, then PixelShuffle(4): all the work
+  happens at the input's resolution, and an untrained body already gives bicubic (Real-ESRGAN adds
+  the nearest upsample instead; bicubic starts ~1.5 dB higher, which a CPU-trained student needs).
+  The fixed conv is a buffer (no parameters) and exports as an ordinary conv to every format.
 
 Images are in [-1, 1] (mean 0.5, std 0.5) on both sides; ``forward`` returns the image (the
 generator's tanh / the student's residual sum), the task's export head maps it to [0, 1].
@@ -87,20 +90,53 @@ class SRDiscriminator(nn.Module):
         return self.classifier(self.features(x))
 
 
+def _cubic(t: float, a: float = -0.5) -> float:
+    """Keys' cubic convolution kernel (a = -0.5: Pillow's and Matlab's bicubic)."""
+    t = abs(t)
+    if t <= 1:
+        return (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1
+    if t < 2:
+        return a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a
+    return 0.0
+
+
+def bicubic_phase_kernel(scale: int, taps: int = 5) -> torch.Tensor:
+    """Bicubic upsampling by ``scale`` as a conv: weight (3 * scale^2, 3, taps, taps) whose output,
+    PixelShuffled by ``scale``, is the bicubic image (half-pixel centres; zero padding at borders).
+    Output channel ``c * scale^2 + py * scale + px`` is colour c at sub-pixel phase (py, px)."""
+    r = taps // 2
+    w1 = torch.zeros(scale, taps, dtype=torch.float64)
+    for p in range(scale):
+        d = (p + 0.5) / scale - 0.5          # source offset of phase p from its LR pixel
+        for k in range(taps):
+            w1[p, k] = _cubic(d - (k - r))
+        w1[p] /= w1[p].sum()
+    k = torch.zeros(3 * scale * scale, 3, taps, taps, dtype=torch.float64)
+    for c in range(3):
+        for py in range(scale):
+            for px in range(scale):
+                k[c * scale * scale + py * scale + px, c] = torch.outer(w1[py], w1[px])
+    return k.float()
+
+
 class SRVGGCompact(nn.Module):
-    """The student: ``body(x)`` at the input's resolution, PixelShuffle(scale), plus nearest(x)."""
+    """The student: ``body(x) + bicubic_phases(x)`` at the input's resolution, then PixelShuffle(scale)."""
 
     def __init__(self, ch: int = 32, convs: int = 8, scale: int = 4) -> None:
         super().__init__()
         layers = [nn.Conv2d(3, ch, 3, padding=1), nn.PReLU(ch)]
         for _ in range(convs):
             layers += [nn.Conv2d(ch, ch, 3, padding=1), nn.PReLU(ch)]
-        layers += [nn.Conv2d(ch, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale)]
+        layers += [nn.Conv2d(ch, 3 * scale * scale, 3, padding=1)]
         self.body = nn.Sequential(*layers)
+        self.shuffle = nn.PixelShuffle(scale)
+        self.register_buffer("bicubic", bicubic_phase_kernel(scale), persistent=False)
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x) + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        # zero padding (the conv's own): onnx2tf mistranslates an explicit reflect Pad here
+        base = F.conv2d(x, self.bicubic, padding=2)
+        return self.shuffle(self.body(x) + base)
 
 
 # ---------------------------------------------------------------- variants

@@ -144,6 +144,10 @@ class Task:
         """An nn.Module mapping the normalized NCHW input to the final output (what ships)."""
         raise NotImplementedError
 
+    # model -> the layer producing the exported logits, for output calibration (train/calibrate.py);
+    # None: the task's outputs are not calibrated
+    logit_layer = None
+
     def raw_from_exported(self, y):
         """Invert the export head: an exported model's output (a torch NCHW tensor in the head's
         range, e.g. an imported teacher's run through the runtime) -> what ``distill_loss`` expects

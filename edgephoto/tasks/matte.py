@@ -73,6 +73,10 @@ class MatteTask(Task):
 
         return MaskHead(model).eval()
 
+    def logit_layer(self, model):
+        """U2-Net's fused logits come from its 1x1 ``fuse`` conv (output calibration folds into it)."""
+        return model.fuse
+
     def raw_from_exported(self, y):
         """Mask probabilities (the export head's sigmoid) -> logits ``log(p / (1 - p))``, p clamped
         to [1e-4, 1 - 1e-4], so that ``sigmoid(z / T)`` softens them at temperature T."""

@@ -29,7 +29,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
 
     task = get_task(task_name)
     model, state = load_model(ckpt)
-    trained_at = state["input_size"]
+    trained_at = state.get("config", {}).get("size") or state["input_size"]
     if size:
         state["input_size"] = int(size)
     test = evaluate(model, task, data, "test", state["input_size"])
@@ -67,7 +67,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
   (inference mode `{task.spec.inference.mode}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
   last third), {'distilled from the teacher at T = ' + format(cfg.get('temperature'), 'g') + ', alpha ' + format(cfg.get('alpha'), 'g') if cfg.get('teacher') else 'supervised'}.
-{teacher_line}- Data: {data_line}
+{teacher_line}{_calibration_line(cfg, state)}- Data: {data_line}
 - Measured on the built-in test split ({test['images']} images, at the ground truth's resolution; no
   test image shares a source file with training):
   **{_fmt(task, test)}**.
@@ -85,6 +85,21 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
     (WEIGHTS_DIR / f"{task_name}-student.md").write_text(card)
     print(f"wrote {out} and its model card; test {test}")
     return out
+
+
+def _calibration_line(cfg, state) -> str:
+    """The card's line for an output calibrated by ``python -m edgephoto.train.calibrate``."""
+    cal = cfg.get("calibration")
+    if not cal:
+        return ""
+    m = cal["metric"]
+    fit = state.get("metrics", {}).get("calibration", {})
+    before, after = fit.get("before", {}).get(m), fit.get("after", {}).get(m)
+    moved = f" ({m} {before:.4f} -> {after:.4f})" if before is not None and after is not None else ""
+    return (f"- Output calibration: the exported logits are `{cal['scale']:g} * z + {cal['shift']:g}` (Platt "
+            f"scaling fitted for {m} on {cal['images']} images of the {cal['split']} split{moved}, folded "
+            f"into the last layer: `python -m edgephoto.train.calibrate`). BCE training leaves the mask "
+            f"hedging at 0.3-0.6 where it is unsure; this makes it decide.\n")
 
 
 def _data_line(task, data: Path) -> str:
