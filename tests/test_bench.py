@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runtime_fixtures import REPO, make_data, make_onnx_dir
@@ -100,3 +101,22 @@ def test_failed_export_rows_are_listed_with_their_reason(tmp_path):
     rows = find_rows(tmp_path, "matte")
     assert [(r["variant"], r["key"], r["status"]) for r in rows] == [("v", "tflite_int8", "failed")]
     assert "exceeds tolerance" in rows[0]["error"]
+
+
+def test_quality_is_split_by_group_and_the_report_shows_it():
+    """Deblur's test samples carry their blur type: the bench scores each type on its own."""
+    from edgephoto.bench.run import group_tables, score_pairs
+    from edgephoto.tasks import get_task
+    task = get_task("deblur")
+    rng = np.random.default_rng(0)
+    sharp = {f"s{i}": rng.random((16, 16, 3)).astype(np.float32) for i in range(4)}
+    noise = {"s0": 0.0, "s1": 0.0, "s2": 0.2, "s3": 0.2}
+    pairs = [(f"/x/{k}.png", k) for k in sharp]
+    q = score_pairs(pairs, lambda img: np.clip(sharp[Path(img).stem] + noise[Path(img).stem], 0, 1),
+                    lambda k: sharp[k], task.metrics, "test",
+                    {"s0": "box14", "s1": "box14", "s2": "motion", "s3": "motion"})
+    assert q["by_group"]["box14"]["images"] == 2 and q["by_group"]["motion"]["images"] == 2
+    assert q["by_group"]["box14"]["psnr"] > q["by_group"]["motion"]["psnr"] + 10
+    report = {"rows": [{"task": "deblur", "variant": "v", "key": "onnx_fp32", "role": "ours", "quality": q}]}
+    (title, headers, body), = group_tables(report)
+    assert "blur type" in title and headers[3:] == ["box14 (2)", "motion (2)"] and len(body) == 1

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..runtime.manifest import MANIFEST_NAME, list_models, write_json_atomic
 from .budgets import load_budgets, resolve
 
-LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG (a 4x upscaler: 256x256, its output "
+LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG (for a 4x upscaler a 256x256 one, whose output is "
                 "1024x1024): decode (included) + inference "
                 "as the manifest says (resize mode: one run + mask upsample to 1024x1024 + RGBA composite; "
                 "tile mode: overlapping tiles at full resolution, blended); writing the output excluded; "
@@ -160,12 +160,12 @@ def probe(model_dir: Optional[str], image: Path, threads: int, runs: int, warmup
 def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], split: str = "test") -> Dict[str, Any]:
     """Task metrics on the held-out split through the runtime, at the ground truth's resolution."""
     from ..metrics import METRICS
-    pairs, load_target, metric_fn = None, None, None
+    pairs, load_target, metric_fn, groups = None, None, None, None
     try:  # the task's own definitions when the tasks package is importable (it needs no torch)
         from ..tasks import get_task
         task = get_task(task_name)
         pairs = task.eval_pairs(data, split)
-        load_target, metric_fn = task.load_target, task.metrics
+        load_target, metric_fn, groups = task.load_target, task.metrics, task.sample_groups(data, split)
     except ImportError:
         pass
     model = runtime.load(model_dir)
@@ -177,11 +177,13 @@ def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], sp
         metric_fn = METRICS.get(model.kind)
     return score_pairs(pairs[:limit] if limit else pairs,
                        lambda img: model.predict(img, downscale=True, composite=False).outputs[model.primary_output],
-                       load_target, metric_fn, split)
+                       load_target, metric_fn, split, groups)
 
 
-def score_pairs(pairs, predict, load_target, metric_fn, split: str) -> Dict[str, Any]:
-    """Metrics of ``predict(input path)`` against the targets, at the ground truth's resolution."""
+def score_pairs(pairs, predict, load_target, metric_fn, split: str,
+                groups: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """Metrics of ``predict(input path)`` against the targets, at the ground truth's resolution;
+    with ``groups`` ({input stem: group}), also per group under ``by_group``."""
     preds, targets = [], []
     for img, tgt in pairs:
         g = load_target(tgt)
@@ -191,8 +193,15 @@ def score_pairs(pairs, predict, load_target, metric_fn, split: str) -> Dict[str,
             p = upsample(p, g.shape)
         preds.append(p)
         targets.append(g)
-    out = {k: float(v) for k, v in metric_fn(preds, targets).items()}
+    out: Dict[str, Any] = {k: float(v) for k, v in metric_fn(preds, targets).items()}
     out.update(split=split, images=len(pairs))
+    if groups:
+        names = [groups.get(Path(img).stem) for img, _ in pairs]
+        out["by_group"] = {}
+        for g in sorted({n for n in names if n}):
+            idx = [i for i, n in enumerate(names) if n == g]
+            m = {k: float(v) for k, v in metric_fn([preds[i] for i in idx], [targets[i] for i in idx]).items()}
+            out["by_group"][g] = {**m, "images": len(idx)}
     return out
 
 
@@ -206,7 +215,7 @@ def classical_quality(data: Path, task_name: str, limit: Optional[int], split: s
     fn = task.classical_method(method)
     pairs = task.eval_pairs(data, split)
     return score_pairs(pairs[:limit] if limit else pairs, lambda img: fn(read_image(img, downscale=True).rgb),
-                       task.load_target, task.metrics, split)
+                       task.load_target, task.metrics, split, task.sample_groups(data, split))
 
 
 def classical_rows(tasks: List[str], data: Path, photos: Dict[str, Path], tmp: Path, runs: int, warmup: int,
@@ -516,6 +525,26 @@ HEADERS = ["task", "variant", "format", "status", "role", "MB", "1 thread med/p9
            "peak MB", "test quality", "parity max", "GMAC", "budgets"]
 
 
+def group_tables(report: Dict[str, Any]) -> List[Tuple[str, List[str], List[List[str]]]]:
+    """Per task whose rows were scored per group (deblur: blur type): (title, headers, rows) of
+    the primary metric in each group, ours, peers and classical rows together."""
+    out = []
+    for task in sorted({r["task"] for r in report["rows"]}):
+        rows = [r for r in report["rows"] if r["task"] == task and ((r.get("quality") or {}).get("by_group"))]
+        if not rows:
+            continue
+        t = _task(task)
+        metric = primary_metric(task)
+        groups = sorted({g for r in rows for g in r["quality"]["by_group"]})
+        counts = {g: max(r["quality"]["by_group"].get(g, {}).get("images", 0) for r in rows) for g in groups}
+        headers = ["variant", "format", "role"] + [f"{g} ({counts[g]})" for g in groups]
+        body = [[r.get("variant", "?") + (" *" if r.get("shipped") else ""), r["key"], r.get("role", "ours")]
+                + [_f((r["quality"]["by_group"].get(g) or {}).get(metric), "{:.4g}") for g in groups] for r in rows]
+        out.append((f"{task}: test {metric} by {getattr(t, 'group_label', 'group')} (images per group)",
+                    headers, body))
+    return out
+
+
 def to_text(report: Dict[str, Any]) -> str:
     rows = table_rows(report)
     w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
@@ -536,6 +565,10 @@ def to_text(report: Dict[str, Any]) -> str:
             lines.append(f"  {c['task']}: {c['network']:<50} " + (f"{c['size_mb']:.2f} MB  {ms}"
                                                                   if c["built"] else "not built")
                          + f"   (document: {c['document_size']}, loss {_f(c['document_loss'], '{:g}')})")
+    for title, headers, body in group_tables(report):
+        w2 = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+        lines += ["", title + ":"] + ["  " + "  ".join(c.ljust(w2[i]) for i, c in enumerate(cells))
+                                      for cells in [headers] + body]
     from .browser import browser_text
     lines += browser_text(report)
     lines.append("")
@@ -577,6 +610,9 @@ def to_markdown(report: Dict[str, Any]) -> str:
             md.append(f"| {c['network']} | {c['variant']}/{c['key']} | {size} | {vals} | "
                       f"{c['document_size']} | {_f(c['document_loss'], '{:g}')} |")
         md += ["", "The document's \"loss\" is its own test loss; compare trends, not values."]
+    for title, headers, body in group_tables(report):
+        md += ["", f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        md += ["| " + " | ".join(b) + " |" for b in body]
     from .browser import browser_markdown
     md += browser_markdown(report)
     md += ["", "**PASS**: every shipped variant meets its budgets." if report["passed"] else

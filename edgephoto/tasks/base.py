@@ -144,6 +144,13 @@ class Task:
         """An nn.Module mapping the normalized NCHW input to the final output (what ships)."""
         raise NotImplementedError
 
+    # what the test samples' groups are called (the bench reports the metrics per group)
+    group_label = "group"
+
+    def sample_groups(self, root, split: str) -> Dict[str, str]:
+        """{sample stem: group} for per-group metrics (e.g. deblur's blur type); {} = no groups."""
+        return {}
+
     # model -> the layer producing the exported logits, for output calibration (train/calibrate.py);
     # None: the task's outputs are not calibrated
     logit_layer = None

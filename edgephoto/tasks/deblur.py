@@ -45,6 +45,18 @@ class DeblurTask(ImageTask):
             y = head(self.model_input(np.ascontiguousarray(x)))[0].permute(1, 2, 0).numpy()
         return y[:h, :w]
 
+    group_label = "blur type"
+
+    def sample_groups(self, root, split):
+        """The blur each test sample got (``<split>/blur.json``: box14 / motion / defocus)."""
+        import json
+        from pathlib import Path
+        f = Path(root) / split / "blur.json"
+        try:
+            return {str(k): str(v) for k, v in json.loads(f.read_text()).items()} if f.is_file() else {}
+        except (OSError, ValueError):
+            return {}
+
     def classical_methods(self):
         return {"identity": (self.identity, "the blurred input returned unchanged"),
                 "unsharp-mask": (self.unsharp, "Pillow's UnsharpMask(radius 2, 150%, threshold 3), no network")}
