@@ -1,4 +1,4 @@
-"""``edgephoto import FILE``: wrap an existing ONNX model (a peer or a teacher) as an artifact like ours.
+"""``edgephoto import FILE``: wrap an existing ONNX or TF.js layers model (a peer or a teacher) as an artifact like ours.
 
 Imports only argparse at import time; the work is in ``importer.py``.
 """
@@ -12,17 +12,19 @@ RESAMPLES = ("bilinear", "bicubic", "lanczos", "nearest", "box")
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "import", help="wrap an existing ONNX model (peer or teacher) as dist/<task>/<name>/onnx_<precision>/",
+        "import", help="wrap an existing ONNX or TF.js layers model (peer or teacher) as dist/<task>/<name>/<format>_<precision>/",
         description="Wrap an existing ONNX model as an artifact the runtime, the bench and the trainer use "
                     "like ours: model.onnx (a copy) + manifest.json in dist/<task>/<name>/onnx_<precision>/, "
                     "written only when complete. The input/output spec comes from the task's defaults, the "
                     "known-model table (e.g. U2-Netp from `edgephoto fetch`: no flags needed), --spec and "
-                    "the flags (later wins); package/version/licence from the fetch cache's index.json when "
+                    "the flags (later wins). A TF.js layers model.json gives onnx_fp32 (its graph rebuilt in PyTorch) and "
+                    "tfjs_fp32 (the original), both checked against the original run by TF.js in Node. "
+                    "Package/version/licence from the fetch cache's index.json when "
                     "FILE lies in one. The original file is run by an independent reference (the known "
                     "model's published preprocessing, else the spec step by step) on a few photos and "
                     "the artifact through the runtime; the import is refused when they differ by more "
                     "than 1e-3.")
-    p.add_argument("file", nargs="?", help="the .onnx file (omit with --known)")
+    p.add_argument("file", nargs="?", help="the .onnx file or a TF.js layers model.json (omit with --known)")
     p.add_argument("--task", help="registered task (default: the known model's)")
     p.add_argument("--name", help="variant name under dist/<task>/ (default: the known model's)")
     p.add_argument("--size", metavar="H[,W]", help="model input size (default: the graph's static size)")
