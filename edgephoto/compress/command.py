@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "imported model: dist/<task>/<name>/onnx_fp32), run through the runtime with its own "
                         "preprocessing (default: runs/<task>/teacher/ckpt.pt)")
     p.add_argument("--arch", default=None, help="student architecture (default: the task's)")
+    p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                   help="do not add an output-calibrated copy (<variant>-cal) of each student whose task "
+                        "calibrates its logits (matte: Platt scaling for MAE on the val split)")
     p.add_argument("--weights", default=None, choices=["starter"],
                    help="skip distillation and ship the committed starter weights")
     p.set_defaults(func=run)

@@ -41,4 +41,21 @@ def distill_all(args, temperatures: Sequence[float]) -> Dict[str, Any]:
                           args.arch or task.student_arch, teacher=str(teacher),
                           temperature=float(T), alpha=args.alpha, hint_weight=args.hint_weight)
         results[name] = train(cfg).get("val", {})
+        if task.logit_layer is not None and getattr(args, "calibrate", True):
+            _calibrated_copy(args, task, Path(args.runs) / args.task / name / "ckpt.pt")
     return results
+
+
+def _calibrated_copy(args, task, ckpt: Path) -> None:
+    """``<variant>-cal/ckpt.pt``: the variant with its output calibrated on the val split
+    (train/calibrate.py); a candidate for selection like the others. Redone only when the
+    variant's checkpoint is newer."""
+    from ..train.calibrate import calibrate_checkpoint
+    out = ckpt.parent.with_name(ckpt.parent.name + "-cal") / "ckpt.pt"
+    if out.is_file() and out.stat().st_mtime >= ckpt.stat().st_mtime:
+        return
+    data = Path(args.data or task.default_data_root())
+    res = calibrate_checkpoint(ckpt, task.name, data, out)
+    m = res["metric"]
+    print(f"[calibrate {task.name}] {out.parent.name}: logits x {res['scale']:g} + {res['shift']:g}, val {m} "
+          f"{res['before'][m]:.4f} -> {res['after'][m]:.4f}", flush=True)
