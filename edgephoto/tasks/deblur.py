@@ -88,10 +88,12 @@ TASKS.register("deblur", DeblurTask(
     distill_temperatures=(1.0,),   # the distillation loss ignores T: one run
     primary_metric="psnr",
     budgets={
-        "ship_format": "tflite_int8",
+        # fp16: full-int8 costs the trained residual U-Net 3.6 dB PSNR (measured, parity refuses it);
+        # fp16 is 0.92 MB, within the 5 MB budget
+        "ship_format": "tflite_fp16",
         "shipped_size_mb": 5.0,
         "latency_1024_s": 2.5,          # a 1024x1024 photo end to end, 1 thread
-        "int8_quality_rel_loss": 0.05,  # int8 may lose at most 5% of the PSNR of its fp32 source
+        "int8_quality_rel_loss": 0.05,  # the shipped artifact may lose at most 5% of the PSNR of its fp32 source
         "peak_mem_mb": 600,
     },
     data_layout={"inputs": "blurred", "targets": "sharp"},
@@ -103,15 +105,20 @@ TASKS.register("deblur", DeblurTask(
     card_data_real="256x256 crops of real photographs blurred by a 14x14 box, motion or defocus kernel plus "
                    "sensor noise, one per sample (recorded in blur.json); split by source photo",
     card_caveat="trained on synthetic blur kernels, uniform over the image: spatially varying blur (a "
-                "moving subject, depth of field) is outside what it has seen. The teacher is the "
-                "quarter-width pix2pix U-Net trained 1,500 steps on 2 CPU cores, not the published 54 M one.",
+                "moving subject, depth of field) is outside what it has seen. Not distilled: the pix2pix "
+                "teacher (the quarter-width U-Net, GAN + 100 x L1) trained 1,500 steps on 2 CPU cores "
+                "scores below the blurred input itself (see the Teacher line), and the student distilled "
+                "from it (alpha 0.5, 3,000 steps) scored 25.15 dB on val against 25.89 dB for the same "
+                "student trained alone; a longer-trained teacher (a GPU) is needed before distillation "
+                "helps. The gain over the input is small: +0.45 dB overall, about +0.9 dB on the box-14 "
+                "blur; the issue's +3 dB needs far more training than 2 cores give.",
     card_reproduce="make fetch                                   # real photos (cached in sources/)\n"
                    "edgephoto data --task deblur --out data/deblur-real\n"
                    "edgephoto train --task deblur --role teacher --profile starter --data data/deblur-real \\\n"
                    "    --runs starter_runs --threads 1          # pix2pix: 1500 steps, batch 2, 256 px\n"
-                   "edgephoto compress --task deblur --profile starter --data data/deblur-real \\\n"
-                   "    --runs starter_runs --threads 1          # distilled: 3000 steps, batch 8, 128 px\n"
-                   "python -m edgephoto.weights.publish starter_runs/deblur/student-kd-t1/ckpt.pt --task deblur \\\n"
+                   "edgephoto train --task deblur --role student --profile starter --data data/deblur-real \\\n"
+                   "    --runs starter_runs --threads 1          # L1 alone: 3000 steps, batch 8, 128 px\n"
+                   "python -m edgephoto.weights.publish starter_runs/deblur/student/ckpt.pt --task deblur \\\n"
                    "    --data data/deblur-real --teacher starter_runs/deblur/teacher/ckpt.pt",
     profiles={
         "smoke": {"teacher": dict(size=256), "student": dict(size=64), "distill": dict(size=64)},

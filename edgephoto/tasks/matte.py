@@ -120,7 +120,7 @@ TASKS.register("matte", MatteTask(
                    "by source file",
     card_caveat="the cut-outs are objects and animals, never people, so a portrait whose subject fills the "
                 "frame looks like background to it (on skimage's astronaut it removes the astronaut); it "
-                "still loses to the published U2-Netp on the real test split (see the README's Results). "
+                "still loses to the published U2-Netp on the real test split, narrowly (see the README's Results). "
                 "Fine-tune on DUTS for real use (README, *Your own dataset*).",
     card_reproduce="make fetch                                   # real photos + cut-outs (cached in sources/)\n"
                    "edgephoto import sources/models/u2netp/u2netp.onnx --task matte --name u2netp\n"
@@ -131,8 +131,11 @@ TASKS.register("matte", MatteTask(
                    "# then 3400 steps more (of a 4500-step schedule: stopped after its lr drop at 3000)\n"
                    "make finetune TASK=matte DATA=data/matte-real RUNS=real_runs THREADS=2 FINETUNE_STEPS=4500 \\\n"
                    "    FINETUNE_INIT=real_runs/matte/student/ckpt.pt\n"
-                   "python -m edgephoto.weights.publish real_runs/matte/student-finetune/ckpt.pt --task matte \\\n"
-                   "    --data data/matte-real --size 224   # shipped at 224 px: trained at 192, more detail",
+                   "# output calibration on the val split at the 224 px it ships at (trained at 192: more detail)\n"
+                   "python -m edgephoto.train.calibrate real_runs/matte/student-finetune/ckpt.pt --task matte \\\n"
+                   "    --data data/matte-real --size 224 --out real_runs/matte/calibrated/ckpt.pt\n"
+                   "python -m edgephoto.weights.publish real_runs/matte/calibrated/ckpt.pt --task matte \\\n"
+                   "    --data data/matte-real",
     compression_rows=(
         ("U2-Net big (teacher fp32)", "teacher", "onnx_fp32", "157 MB", 0.009145),
         ("U2-Net small (student trained alone, fp32)", "student", "onnx_fp32", "9.8 MB", 0.011567),
