@@ -40,6 +40,17 @@ def test_demo_chain_at_smoke_profile(task, tmp_path, capsys):
     man = json.loads((dist / task / shipped / ship / "manifest.json").read_text())
     assert man["shipped"] is True and man["variant"] == shipped
     assert "export summary" in out
+    # the task's classical methods are ranked with the networks, and the shipped manifest says
+    # in plain words which of the two is better on the selection split
+    methods = set(TASKS.get(task).classical_methods())
+    assert set(sel["classical"]) == methods
+    assert set(sel["overall"]) == set(sel["ranking"]) | {"classical:" + m for m in methods}
+    if methods:
+        note = man["selection"]["note"]
+        assert shipped in note and any(f"'{m}'" in note for m in methods)
+        assert ("beats the shipped network" in note) == sel["overall"][0].startswith("classical:")
+    else:
+        assert "selection" not in man
 
     report = json.loads((reports / "bench.json").read_text())
     assert (reports / "bench.md").is_file()

@@ -256,6 +256,14 @@ def test_only_one_shipped_variant_after_a_new_selection(tmp_path):
     flags = {v: json.loads((task_dist / v / "tflite_int8" / "manifest.json").read_text())["shipped"]
              for v in ("old", "new")}
     assert flags == {"old": False, "new": True}
+    # selection's sentence about the classical method goes to the shipped variant only, and leaves
+    # with the shipped flag
+    note = "the shipped network 'new' beats the best classical method 'x' on the val split"
+    assert mark_shipped(task_dist, "new", note) == [str(task_dist / "new" / "tflite_int8")]
+    read = lambda v: json.loads((task_dist / v / "tflite_int8" / "manifest.json").read_text())  # noqa: E731
+    assert read("new")["selection"] == {"note": note} and "selection" not in read("old")
+    mark_shipped(task_dist, "old")
+    assert "selection" not in read("new") and read("old")["shipped"] is True
 
 
 def _two_variant_runs(setup, tmp_path):

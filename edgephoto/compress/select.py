@@ -4,7 +4,14 @@ Writes ``runs/<task>/selection.json``::
 
     {"task": "matte", "shipped": "student-kd-t2", "metric": "mae",
      "ranking": ["student-kd-t2", "student", ...],      # best first, among those within the budget
-     "candidates": {"student": {...val metrics, "params": n, "int8_mb_estimate": x}, ...}}
+     "candidates": {"student": {...val metrics, "params": n, "int8_mb_estimate": x}, ...},
+     "classical": {"auto-adjust": {...val metrics}},    # the task's classical methods, same split
+     "overall": ["student", "classical:auto-adjust", ...]}   # networks and classical methods, best first
+
+A classical method (retouch's automatic adjustments, upscale's bicubic, ...) never ships, but it is
+ranked with the networks: when one beats every network, selection says so in one line and export
+writes that sentence into the shipped manifests (``selection.note``), so nobody ships a network
+believing it is better than doing without one.
 
 The export stage reads ``shipped`` to decide which variant gets every format; when that variant's
 ship format (``budgets.toml``) fails its quality gate, export ships the next variant of
@@ -67,9 +74,49 @@ def select_shipped(task_name: str, runs: Path, data_root: Path, size_budget_mb: 
     ranked = sorted(fits, key=lambda k: (round(info.sort_key(fits[k][task.primary_metric]), 6),
                                          fits[k]["params"], k))
     shipped = ranked[0]
+    classical = classical_scores(task, data_root, "val")
+    overall = sorted([*ranked, *(CLASSICAL_PREFIX + m for m in classical)],
+                     key=lambda k: info.sort_key(_score(cands, classical, k, task.primary_metric)))
     sel = {"task": task_name, "shipped": shipped, "metric": task.primary_metric, "split": "val",
-           "ranking": ranked, "candidates": cands}
+           "ranking": ranked, "candidates": cands, "classical": classical, "overall": overall}
     write_json_atomic(root / SELECTION_NAME, sel)
     log(f"[select {task_name}] shipping '{shipped}' ({task.primary_metric} "
         f"{cands[shipped][task.primary_metric]:.4f}); written {root / SELECTION_NAME}")
+    note = classical_note(sel, shipped)
+    if note:
+        log(f"[select {task_name}] {note}")
     return sel
+
+
+CLASSICAL_PREFIX = "classical:"
+
+
+def classical_scores(task, data_root: Path, split: str) -> Dict[str, Dict[str, float]]:
+    """The task's classical methods (no network) scored on ``split`` like the candidates."""
+    from ..bench.run import classical_quality
+    return {m: {k: v for k, v in classical_quality(data_root, task.name, None, split=split, method=m).items()
+                if isinstance(v, float)}
+            for m in task.classical_methods()}
+
+
+def _score(cands, classical, key: str, metric: str) -> float:
+    if key.startswith(CLASSICAL_PREFIX):
+        return classical[key[len(CLASSICAL_PREFIX):]][metric]
+    return cands[key][metric]
+
+
+def classical_note(sel: Dict[str, Any], variant: str) -> Optional[str]:
+    """One plain sentence comparing ``variant`` with the task's best classical method on the
+    selection split, or None when the task has no classical method (or the selection predates them)."""
+    classical, cands, metric = sel.get("classical") or {}, sel.get("candidates") or {}, sel.get("metric")
+    if not classical or variant not in cands or metric not in cands[variant]:
+        return None
+    info = metric_info(metric)
+    best = min(classical, key=lambda m: info.sort_key(classical[m][metric]))
+    ours, theirs = cands[variant][metric], classical[best][metric]
+    split = sel.get("split", "val")
+    if info.sort_key(theirs) < info.sort_key(ours):
+        return (f"the classical method '{best}' (no network) beats the shipped network '{variant}' on the "
+                f"{split} split: {metric} {theirs:.4f} against {ours:.4f}; use it instead where that matters")
+    return (f"the shipped network '{variant}' beats the best classical method '{best}' on the {split} "
+            f"split: {metric} {ours:.4f} against {theirs:.4f}")

@@ -83,10 +83,12 @@ def _plan(args):
     return task, plan, shipped, selection
 
 
-def mark_shipped(task_dist, shipped: str) -> list:
+def mark_shipped(task_dist, shipped: str, note: str | None = None) -> list:
     """Keep one shipped variant per task: set the flag in the shipped variant's manifests and clear
     it in the others' (artifacts of an earlier selection stay, as ordinary rows; imported models
-    are left alone). Returns the directories changed."""
+    are left alone). ``note``: selection's sentence on the shipped variant against the classical
+    method (``compress.select.classical_note``), kept as ``selection.note`` in its manifests only.
+    Returns the directories changed."""
     from ..runtime.manifest import MANIFEST_NAME, list_models, write_json_atomic
     changed = []
     task_dist = Path(task_dist)
@@ -94,8 +96,12 @@ def mark_shipped(task_dist, shipped: str) -> list:
         if e.role != "ours":   # imported peers / teachers never ship
             continue
         want = e.variant == shipped
-        if bool(e.manifest.get("shipped")) != want:
-            write_json_atomic(e.dir / MANIFEST_NAME, dict(e.manifest, shipped=want))
+        man = {k: v for k, v in e.manifest.items() if k != "selection"}
+        man["shipped"] = want
+        if want and note:
+            man["selection"] = {"note": note}
+        if man != e.manifest:
+            write_json_atomic(e.dir / MANIFEST_NAME, man)
             changed.append(str(e.dir))
     return changed
 
@@ -169,8 +175,12 @@ def run(args) -> int:
         write_json_atomic(Path(args.runs) / task.name / SELECTION_NAME, selection)
         shipped = chosen
     if shipped:
-        for changed in mark_shipped(dist_task, shipped):
-            print(f"{changed}: shipped flag updated (shipped variant: {shipped})")
+        from ..compress.select import classical_note
+        note = classical_note(selection, shipped)
+        for changed in mark_shipped(dist_task, shipped, note):
+            print(f"{changed}: manifest updated (shipped variant: {shipped})")
+        if note:
+            print(f"selection: {note}")
     _summary(task, results, shipped, required, time.time() - t0, args.dist)
     if fallback_note:
         print(f"fallback: {fallback_note}")
