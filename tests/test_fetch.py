@@ -154,6 +154,26 @@ def test_filter_on_cutouts_looks_at_opaque_pixels_only():
     assert not ok and why.startswith("drawing")
 
 
+def test_filter_keeps_a_small_plain_coloured_photo_cutout_and_drops_shaded_clip_art():
+    """A photographed lemon has few distinct colours but grain everywhere; clip art with a shading
+    gradient has many colours but flat steps: the cut-out rule looks at flatness, not colour count."""
+    rng = np.random.default_rng(3)
+    h = w = 120
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (np.hypot(yy - h / 2, xx - w / 2) < 50).astype(np.uint8) * 255
+    grain = rng.normal(0, 5, (h, w, 1)) + rng.normal(0, 3, (h, w, 3))
+    lemon = np.clip(np.array([225.0, 205, 40]) + grain, 0, 255).astype(np.uint8)
+    stats = measure(Image.fromarray(np.dstack([lemon, disc]), "RGBA"), cutout=True)
+    assert stats["colours"] < 256                          # what the photo rule would drop it for
+    ok, why = classify(stats, cutout=True)
+    assert ok, why
+    assert not classify(stats)[0]
+    shade = np.clip(np.stack([40 + yy * 1.5, 90 + xx * 1.0, 200 - yy * 0.5], -1), 0, 255).astype(np.uint8)
+    stats = measure(Image.fromarray(np.dstack([shade, disc]), "RGBA"), cutout=True)
+    ok, why = classify(stats, cutout=True)
+    assert not ok and why.startswith("drawing"), stats
+
+
 def test_filter_on_a_real_packaged_photo():
     skdata = pytest.importorskip("skimage.data")
     ok, why = classify(measure(Image.fromarray(skdata.chelsea())))

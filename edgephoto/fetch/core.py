@@ -154,7 +154,7 @@ def judge_image(data: bytes, src: Source, cutout: bool) -> Dict[str, Any]:
     if reason is None:
         stats = measure(im, cutout=cutout)
         out["score"] = stats
-        ok, reason = classify(stats)
+        ok, reason = classify(stats, cutout=cutout)
     out.update(kept=reason is None, reason=reason)
     return out
 

@@ -10,12 +10,14 @@ pixels for cut-outs):
   is at least 3. Photos have grain and fine detail nearly everywhere; fills have
   none, and smooth renders and gradients (a colour wheel, an abstract wallpaper) have steps but
   no curvature, so they score low too.
-- ``flat``: fraction of pixels whose luma matches their neighbours' to within 1/255 (reported
-  only: a photo with a large sky is flat too, so it decides nothing).
-- ``colours``: distinct colours at 5 bits per channel. Flat art uses a few hundred at most.
+- ``flat``: fraction of pixels whose luma matches their neighbours' to within 1/255. A photo with
+  a large sky is flat too, so for photos it decides nothing; a cut-out is all object, and there
+  shaded clip art is flat where a photographed object has grain (cut-outs only).
+- ``colours``: distinct colours at 5 bits per channel. Flat art uses a few hundred at most (photos
+  only: a small photographed lemon, eggplant or mallet has under 256 too).
 - ``chroma``: mean |R-G| + |G-B|; below 2 the image is grey (useless as a colour photo).
 
-``classify`` applies the thresholds below, each named in the reason it gives, so a dropped file
+``classify`` applies the thresholds below (``cutout=True``: the cut-out set of them), each named in the reason it gives, so a dropped file
 says why (``drawing: 16 colours cover 0.71 > 0.40``). Thresholds were set on the packaged sources themselves
 (see the counts ``edgephoto fetch`` prints and the scores in ``sources/index.json``). Run
 ``python -m edgephoto.fetch.drawings IMAGE...`` to see the numbers for any file.
@@ -35,6 +37,12 @@ COLOURS_MIN = 256     # fewer 5-bit colours than this: flat art
 CHROMA_MIN = 2.0      # a grey image
 OPAQUE = 250          # alpha from which a cut-out pixel counts as object, not edge
 MIN_OPAQUE_PIXELS = 400
+# cut-outs: set by eye on the 370 Tux Paint stamps that have alpha (a contact sheet of every
+# dropped one). The colour count dropped 40-odd photographed fruit, flowers and tools (87-252
+# colours) and decided no drawing the flatness test misses; flatness separates them: photographed
+# objects 0.01-0.34, shaded clip art 0.35-0.70 (one soft-shaded bird gets through).
+CUTOUT_FLAT_MAX = 0.35
+CUTOUT_MIN_PIXELS = 1000   # smaller opaque areas (22x22 smileys) say too little either way
 
 
 def measure(img: Any, cutout: bool = False) -> Dict[str, float]:
@@ -72,17 +80,21 @@ def measure(img: Any, cutout: bool = False) -> Dict[str, float]:
             "chroma": round(chroma, 2)}
 
 
-def classify(stats: Dict[str, float]) -> Tuple[bool, Optional[str]]:
-    """``(is_photo, reason it is not)`` from ``measure``'s statistics; the first failed test wins."""
-    if stats["pixels"] < MIN_OPAQUE_PIXELS:
-        return False, f"too few opaque pixels ({stats['pixels']} < {MIN_OPAQUE_PIXELS})"
+def classify(stats: Dict[str, float], cutout: bool = False) -> Tuple[bool, Optional[str]]:
+    """``(is_photo, reason it is not)`` from ``measure``'s statistics; the first failed test wins.
+    ``cutout``: the statistics are of a cut-out's opaque pixels (``measure(..., cutout=True)``)."""
+    min_pixels = CUTOUT_MIN_PIXELS if cutout else MIN_OPAQUE_PIXELS
+    if stats["pixels"] < min_pixels:
+        return False, f"too few opaque pixels ({stats['pixels']} < {min_pixels})"
     if stats["chroma"] < CHROMA_MIN:
         return False, f"grey: chroma {stats['chroma']:.2f} < {CHROMA_MIN}"
     if stats["fill"] > FILL_MAX:
         return False, f"drawing: 16 colours cover {stats['fill']:.2f} > {FILL_MAX:.2f}"
     if stats["texture"] < TEXTURE_MIN:
         return False, f"drawing: texture {stats['texture']:.2f} < {TEXTURE_MIN:.2f}"
-    if stats["colours"] < COLOURS_MIN:
+    if cutout and stats["flat"] >= CUTOUT_FLAT_MAX:
+        return False, f"drawing: flat {stats['flat']:.2f} >= {CUTOUT_FLAT_MAX:.2f}"
+    if not cutout and stats["colours"] < COLOURS_MIN:
         return False, f"drawing: {stats['colours']} colours < {COLOURS_MIN}"
     return True, None
 
@@ -94,7 +106,7 @@ def main(argv: Optional[list] = None) -> int:
         with Image.open(path) as im:
             cut = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
             stats = measure(im, cutout=cut)
-        ok, why = classify(stats)
+        ok, why = classify(stats, cutout=cut)
         print(f"{'photo  ' if ok else 'DROPPED'} {path}: {stats}" + ("" if ok else f" ({why})"))
     return 0
 

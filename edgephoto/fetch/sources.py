@@ -79,10 +79,12 @@ class Source:
 
     def fingerprint(self) -> str:
         """Changes whenever the row would extract something different (then the source is redone)."""
-        from .drawings import SIDE, COLOURS_MIN, FILL_MAX, TEXTURE_MIN, CHROMA_MIN
+        from .drawings import (SIDE, COLOURS_MIN, FILL_MAX, TEXTURE_MIN, CHROMA_MIN, CUTOUT_FLAT_MAX,
+                               CUTOUT_MIN_PIXELS)
+        cut = (CUTOUT_FLAT_MAX, CUTOUT_MIN_PIXELS) if self.kind == "cutout" else ()
         return "|".join(map(str, (self.registry, self.spec, self.kind, self.min_side,
                                   getattr(self.extract, "describe", self.extract.__name__),
-                                  SIDE, COLOURS_MIN, FILL_MAX, TEXTURE_MIN, CHROMA_MIN)))
+                                  SIDE, COLOURS_MIN, FILL_MAX, TEXTURE_MIN, CHROMA_MIN, *cut)))
 
 
 # --- extractor factories ---------------------------------------------------------------------
