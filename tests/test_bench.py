@@ -120,3 +120,21 @@ def test_quality_is_split_by_group_and_the_report_shows_it():
     report = {"rows": [{"task": "deblur", "variant": "v", "key": "onnx_fp32", "role": "ours", "quality": q}]}
     (title, headers, body), = group_tables(report)
     assert "blur type" in title and headers[3:] == ["box14 (2)", "motion (2)"] and len(body) == 1
+
+
+def test_int8_verdict_without_an_fp32_row_uses_the_parity_drop():
+    """An int8 row benched without its fp32 sibling is judged on the drop export measured against
+    PyTorch fp32 (the manifest's parity), not failed for want of a reference."""
+    from edgephoto.bench.run import verdicts
+    b = {"int8_quality_rel_loss": 0.10}
+    row = {"task": "retouch", "format": "tflite", "precision": "int8", "status": "ok",
+           "quality": {"l1": 0.0636},
+           "parity": {"quality_metric": "l1", "quality_drop": 0.0003, "l1_torch": 0.0575}}
+    v = verdicts(row, b, None)["int8_quality_rel_loss"]
+    assert v["pass"] and abs(v["value"] - 0.0052) < 1e-4
+    bad = dict(row, parity=dict(row["parity"], quality_drop=0.009))
+    assert not verdicts(bad, b, None)["int8_quality_rel_loss"]["pass"]
+    # with the fp32 row benched, the bench's own side-by-side numbers decide
+    assert verdicts(bad, b, 0.0630)["int8_quality_rel_loss"]["pass"]
+    nothing = dict(row, parity={})
+    assert not verdicts(nothing, b, None)["int8_quality_rel_loss"]["pass"]

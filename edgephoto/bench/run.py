@@ -302,6 +302,13 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[floa
         rel = None
         if q is not None and fp32_quality:
             rel = metric_info(pm).worse_by(q, fp32_quality) / abs(fp32_quality)
+        else:
+            # no fp32 row of this variant in the bench: the drop export measured against PyTorch
+            # fp32 on its parity images (test split), which the manifest records
+            par = row.get("parity") or {}
+            ref = par.get(f"{pm}_torch")
+            if par.get("quality_metric") == pm and par.get("quality_drop") is not None and ref:
+                rel = float(par["quality_drop"]) / abs(float(ref))
         add("int8_quality_rel_loss", b["int8_quality_rel_loss"], None if rel is None else round(rel, 4))
     if row.get("shipped"):
         if key == b.get("ship_format"):
