@@ -119,7 +119,12 @@ def test_node_matte_matches_python_runtime(web_models, photo, tmp_path):
     print(f"node matte: backend {info['backend']}, mask max abs {d_mask:.2e}, alpha max abs {d_alpha}, "
           f"ms {info['ms']}, numTensors {info['numTensors']}")
     assert info["backend"] == "wasm" and info["kind"] == "alpha" and info["mode"] == "resize"
-    assert d_mask < MASK_TOL_NODE and d_alpha <= U8_TOL
+    # the bundle's fp16 weights already differ from onnx_fp32 by what export measured on the same
+    # test images (its parity against PyTorch, gated at export); the JS runtime adds no more than
+    # MASK_TOL_NODE to that. A sharply calibrated mask (logits x 6) makes the fp16 part ~4e-3.
+    fp16 = json.loads((web_models / "matte/starter/tfjs_fp16/manifest.json").read_text())["parity"]["max_abs"]
+    assert d_mask < MASK_TOL_NODE + fp16, (d_mask, fp16)
+    assert d_alpha <= U8_TOL
     assert np.array_equal(out[..., :3], photo)
     # no tensor leak: the count after each run equals the count before the first, 0 after dispose
     n = info["numTensors"]
