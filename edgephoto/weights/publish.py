@@ -51,10 +51,8 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
         base = baseline(data, "test")
         test["identity_baseline"] = base
         baseline_line = (f"  The identity baseline (the input returned unchanged) scores {_fmt(task, base)}.\n")
-    for method in task.classical_methods():
-        from ..bench.run import classical_quality
-        cq = {k: v for k, v in classical_quality(data, task_name, None, method=method).items()
-              if isinstance(v, float)}
+    from ..compress.select import classical_scores
+    for method, cq in classical_scores(task, data, "test").items():
         test.setdefault("classical", {})[method] = cq
         baseline_line += f"  The classical method {method} (no network) scores {_fmt(task, cq)}.\n"
     data_line = _data_line(task, data)
