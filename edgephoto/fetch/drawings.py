@@ -17,8 +17,8 @@ pixels for cut-outs):
   only: a small photographed lemon, eggplant or mallet has under 256 too).
 - ``chroma``: mean |R-G| + |G-B|; below 2 the image is grey (useless as a colour photo).
 
-``classify`` applies the thresholds below (``cutout=True``: the cut-out set of them), each named in the reason it gives, so a dropped file
-says why (``drawing: 16 colours cover 0.71 > 0.40``). Thresholds were set on the packaged sources themselves
+``classify`` applies the thresholds below (``cutout=True``: the cut-out set of them), each named
+in the reason it gives, so a dropped file says why (``drawing: 16 colours cover 0.71 > 0.40``). Thresholds were set on the packaged sources themselves
 (see the counts ``edgephoto fetch`` prints and the scores in ``sources/index.json``). Run
 ``python -m edgephoto.fetch.drawings IMAGE...`` to see the numbers for any file.
 """
