@@ -268,9 +268,12 @@ def test_raw_from_exported_inverts_the_export_heads():
     z = get_task("matte").raw_from_exported(p)[0]
     assert torch.allclose(torch.sigmoid(z / 1.0), p, atol=1e-6)
     assert torch.isfinite(get_task("matte").raw_from_exported(torch.tensor([0.0, 1.0]))[0]).all()
-    y = torch.linspace(-1, 1, 21).view(1, 1, 1, 21)
-    head = torch.clamp(y * 0.5 + 0.5, 0.0, 1.0)
-    assert torch.allclose(get_task("retouch").raw_from_exported(head)[0], y, atol=1e-6)
+    for name in ("retouch", "upscale", "deblur"):    # image heads: y * std + mean, clamped to [0, 1]
+        inp = get_task(name).spec.input
+        mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (inp.mean, inp.std))
+        y = torch.linspace(-0.99, 0.99, 21).view(1, 1, 1, 21).repeat(1, 3, 1, 1)
+        head = torch.clamp(y * std + mean, 0.0, 1.0)
+        assert torch.allclose(get_task(name).raw_from_exported(head)[0], y, atol=1e-6)
 
 
 def test_imported_teacher_gives_logits_of_the_runtime_mask(imported, work):

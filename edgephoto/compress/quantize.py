@@ -4,9 +4,10 @@ Calibration is always a *named folder of real task images* (by default the task 
 split, ``data/<task>/train/images``), never random noise; the folder and the number of images used
 are recorded in every quantized manifest (``quantization.calibration``).
 
-- ``CalibrationSet.from_folder(task, folder, size)``: up to ``limit`` images, spread evenly over
-  the sorted folder, decoded like the runtime does (RGB, bilinear resize to the model's square
-  input, ``(x/255 - mean) / std``) -> ``nchw()`` / ``nhwc()`` float32 arrays.
+- ``CalibrationSet.from_folder(folder, size, spec)``: up to ``limit`` images, spread evenly over
+  the sorted folder, each made into one model input as the runtime's inference mode does
+  (:func:`model_window`: resize mode resizes the photo to the model's square input; tile mode takes
+  a native-resolution tile) -> ``nchw()`` / ``nhwc()`` float32 arrays.
 - ``quantize_onnx_int8(src, dst, calib)``: static QDQ quantization with onnxruntime's quantizer:
   per-channel symmetric int8 weights limited to 7 bits (``reduce_range``), uint8 asymmetric
   activations (MinMax calibration) -- the U8S8 pairing onnxruntime's x86/ARM kernels are fastest
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..runtime.spec import InputSpec
+    from ..runtime.spec import InputSpec, ModelSpec
 
 DEFAULT_CALIB_IMAGES = 32
 
@@ -48,14 +49,52 @@ def preprocess(path: Path, size: int, inp: "InputSpec") -> np.ndarray:
     return whole_input(load_rgb(path, (size, size)), inp)
 
 
+def model_window(path: Path, size: int, spec: "ModelSpec") -> tuple:
+    """One image file -> ``(model input HxWxC, region)`` as the spec's inference mode feeds it
+    (:func:`~edgephoto.runtime.model.model_window`; resize mode: :func:`preprocess`, region None)."""
+    from dataclasses import replace
+
+    from ..data.folders import load_rgb
+    from ..runtime import model as rt
+
+    if spec.inference.mode not in ("tile", "pad"):
+        return preprocess(path, size, spec.input), None
+    if tuple(spec.input.hw or ()) != (size, size):   # the export's size is the tile
+        spec = replace(spec, input=replace(spec.input, size=(size, size)),
+                       inference=replace(spec.inference, tile=None))
+    return rt.model_window(load_rgb(path), spec)
+
+
+def pixel_grid(inp: "InputSpec") -> Optional[tuple]:
+    """``(scale, zero_point)`` of the uint8 quantization that holds every pixel value of this input
+    exactly (``q = pixel``), or None when no uint8 grid does.
+
+    The normalized input is ``x = p * k/std + (lo - mean)/std`` with ``k = (hi - lo) / 255``: the grid
+    is ``scale = k / std`` and ``zero_point = 255 * (mean - lo) / (hi - lo)``, which must be a whole
+    number (the same for all channels; no context planes in the tensor; pixels divided by 255).
+    Why it matters: mean 0.5 puts every pixel on a half step (zero point 127.5), so the quantized
+    input moves each pixel by half a level, alternately up and down; a 4x upscaler sharpens that
+    into 0.37 dB of PSNR-Y (measured on the real test split). Mean 128/255 puts them on the grid.
+    """
+    if inp.context or inp.scale != "255" or len(set(inp.mean)) != 1 or len(set(inp.std)) != 1:
+        return None
+    lo, hi = inp.range
+    k = (hi - lo) / 255.0
+    zp = (inp.mean[0] - lo) / k
+    if abs(zp - round(zp)) > 1e-3 or not 0 <= round(zp) <= 255:
+        return None
+    return float(k / inp.std[0]), int(round(zp))
+
+
 @dataclass
 class CalibrationSet:
     folder: Path
     paths: List[Path]
     images: np.ndarray          # N x H x W x 3 float32, normalized
+    input_grid: Optional[tuple] = None   # pixel_grid of the input, when it has one
 
     @classmethod
-    def from_folder(cls, folder: Path, size: int, inp: "InputSpec",
+    def from_folder(cls, folder: Path, size: int, spec: "ModelSpec",
                     limit: int = DEFAULT_CALIB_IMAGES) -> "CalibrationSet":
         from ..data.folders import DatasetError, list_images
 
@@ -69,8 +108,8 @@ class CalibrationSet:
         if limit and len(paths) > limit:   # spread over the folder, deterministic
             idx = np.linspace(0, len(paths) - 1, limit).round().astype(int)
             paths = [paths[i] for i in sorted(set(idx))]
-        imgs = np.stack([preprocess(p, size, inp) for p in paths]).astype(np.float32)
-        return cls(folder, paths, imgs)
+        imgs = np.stack([model_window(p, size, spec)[0] for p in paths]).astype(np.float32)
+        return cls(folder, paths, imgs, pixel_grid(spec.input))
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -123,12 +162,16 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)   # quiet the "consider pre-processing" advice
+        extra: Dict[str, Any] = {"WeightSymmetric": True, "ActivationSymmetric": False}
+        if calib.input_grid:   # the input on the pixel grid, whatever the calibration images' range
+            scale, zp = calib.input_grid
+            extra["TensorQuantOverrides"] = {input_name: [{"scale": np.float32(scale), "zero_point": np.uint8(zp)}]}
         try:
             quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
                             reduce_range=True,   # no int16 saturation in U8S8 kernels (see above)
-                            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+                            extra_options=extra)
         finally:
             root.setLevel(level)
         scheme = {"tool": f"onnxruntime {onnxruntime.__version__} quantize_static", "format": "QDQ"}
@@ -136,7 +179,9 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
         from ..errors import UserError
         raise UserError(f"unknown int8 quantizer '{method}' (known: onnxruntime, nncf)")
     weights = "int8 per-channel symmetric" + (", 7-bit range" if method == "onnxruntime" else "")
-    return {"mode": "static", "weights": weights,
+    grid = ({"input": f"uint8 on the pixel grid (scale {calib.input_grid[0]:.6g}, zero point "
+                      f"{calib.input_grid[1]})"} if calib.input_grid and method == "onnxruntime" else {})
+    return {"mode": "static", "weights": weights, **grid,
             "activations": "uint8 per-tensor asymmetric" if method == "onnxruntime" else "int8/uint8 (nncf)",
             "io": "float32", **scheme, "calibration": calib.info()}
 

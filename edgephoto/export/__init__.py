@@ -95,7 +95,7 @@ class ExportContext:
 
     def _calibration(self):
         from ..compress.quantize import CalibrationSet
-        c = CalibrationSet.from_folder(self.calib_dir, self.size, self.task.spec.input)
+        c = CalibrationSet.from_folder(self.calib_dir, self.size, self.task.spec)
         self.progress(f"  calibration: {len(c)} images from {self.calib_dir}")
         return c
 
@@ -183,7 +183,7 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                             int8_method, size)
         pset = load_parity_set(task, data_root, ctx.size, parity_images)
         pset.reference = torch_outputs(ctx.module, pset.images)
-        pset.reference_metrics = task_metrics(task, pset.reference, pset.targets)
+        pset.reference_metrics = task_metrics(task, pset.reference, pset.targets, pset.regions, pset.scale)
         progress(f"export {task.name}/{variant}: {checkpoint} ({state.get('arch')}, {params:,} params, "
                  f"input {ctx.size}); parity on {len(pset.images)} {pset.split} images; "
                  f"rows: {', '.join(s.key for s in specs)}")

@@ -1,12 +1,15 @@
 """Parity of an exported artifact against the PyTorch model it came from, on held-out images.
 
 The parity images are the task data's test split (default 16 images, spread over the split;
-the val split when there is no test split). Every artifact gets the same normalized float32 input as
-the PyTorch export module; the comparison is on the output (a mask probability, an RGB image):
+the val split when there is no test split), each made into one model input as the runtime's
+inference mode does (``compress.quantize.model_window``: resized for ``resize`` models, a
+native-resolution tile for ``tile`` models). Every artifact gets the same normalized float32 input
+as the PyTorch export module; the comparison is on the output (a mask probability, an RGB image):
 
 - ``max_abs`` / ``mean_abs``: artifact vs PyTorch, at the model's resolution;
-- every task metric of both against the ground truth (predictions upsampled bilinearly to the
-  ground truth's size, as the runtime's ``resize`` mode does), as ``<metric>_torch`` and
+- every task metric of both against the ground truth (resize models: predictions upsampled
+  bilinearly to the ground truth's size, as the runtime's ``resize`` mode does; tile models: the
+  photo's part of the tile against the same part of the ground truth), as ``<metric>_torch`` and
   ``<metric>``, and ``<metric>_drop`` (positive = the artifact is worse, whichever direction the
   metric improves in); ``quality_drop`` is the drop of the task's primary metric (MAE for masks,
   L1 for images), which the format table's tolerances gate.
@@ -34,10 +37,12 @@ class ParitySet:
     targets: List[np.ndarray]           # ground truth at native size
     reference: Optional[np.ndarray] = None     # torch output N x S x S (x C for C > 1)
     reference_metrics: Dict[str, float] = field(default_factory=dict)
+    regions: Optional[List[Optional[tuple]]] = None    # tile models: where each photo is in its tile
+    scale: int = 1                                     # output pixels per input pixel
 
 
 def load_parity_set(task, data_root: Path, size: int, n: int = DEFAULT_PARITY_IMAGES) -> ParitySet:
-    from ..compress.quantize import preprocess
+    from ..compress.quantize import model_window
 
     data_root = Path(data_root)
     pairs, split, errors = [], None, []
@@ -58,9 +63,14 @@ def load_parity_set(task, data_root: Path, size: int, n: int = DEFAULT_PARITY_IM
     if n and len(pairs) > n:
         idx = np.linspace(0, len(pairs) - 1, n).round().astype(int)
         pairs = [pairs[i] for i in sorted(set(idx))]
-    images = np.stack([preprocess(p, size, task.spec.input) for p, _ in pairs]).astype(np.float32)
+    windows = [model_window(p, size, task.spec) for p, _ in pairs]
+    images = np.stack([w for w, _ in windows]).astype(np.float32)
+    regions = [r for _, r in windows]
+    s = int(task.spec.output.scale or 1)
     targets = [task.load_target(t) for _, t in pairs]
-    return ParitySet(split, pairs, images, targets)
+    targets = [t if r is None else t[s * r[2]:s * (r[2] + r[4]), s * r[3]:s * (r[3] + r[5])]
+               for t, r in zip(targets, regions)]
+    return ParitySet(split, pairs, images, targets, regions=regions, scale=s)
 
 
 def as_maps(outputs_nhwc: np.ndarray) -> np.ndarray:
@@ -90,8 +100,18 @@ def upsample(pred: np.ndarray, shape) -> np.ndarray:
     return np.clip(resize_map(pred, (h, w)), 0.0, 1.0)
 
 
-def task_metrics(task, preds: np.ndarray, targets: Sequence[np.ndarray]) -> Dict[str, float]:
-    ups = [upsample(p, t.shape) for p, t in zip(preds, targets)]
+def photo_part(pred: np.ndarray, region: Optional[tuple], s: int) -> np.ndarray:
+    """The photo's part of a tile model's output (``region`` from ``model_window``; None: all)."""
+    if region is None:
+        return pred
+    wy, wx, _, _, h, w = region
+    return pred[s * wy:s * (wy + h), s * wx:s * (wx + w)]
+
+
+def task_metrics(task, preds: np.ndarray, targets: Sequence[np.ndarray],
+                 regions: Optional[Sequence[Optional[tuple]]] = None, scale: int = 1) -> Dict[str, float]:
+    regions = regions or [None] * len(preds)
+    ups = [upsample(photo_part(p, r, scale), t.shape) for p, r, t in zip(preds, regions, targets)]
     return task.metrics(ups, list(targets))
 
 
@@ -101,7 +121,7 @@ def compare(task, pset: ParitySet, out: np.ndarray) -> (Dict[str, float], Dict[s
     if out.shape != ref.shape:
         raise RuntimeError(f"artifact output shape {out.shape} differs from PyTorch {ref.shape}")
     diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
-    met = task_metrics(task, out, pset.targets)
+    met = task_metrics(task, out, pset.targets, pset.regions, pset.scale)
     rm = pset.reference_metrics
     parity = {"reference": "torch-fp32", "images": int(len(out)), "split": pset.split,
               "max_abs": float(diff.max()), "mean_abs": float(diff.mean())}
@@ -113,7 +133,9 @@ def compare(task, pset: ParitySet, out: np.ndarray) -> (Dict[str, float], Dict[s
         parity["quality_drop"] = parity[f"{task.primary_metric}_drop"]
         parity["quality_metric"] = task.primary_metric
     metrics = {**{k: float(v) for k, v in met.items()}, "split": pset.split, "images": int(len(out)),
-               "note": "parity images at the model's input size, upsampled to the ground truth"}
+               "note": ("parity images at the model's input size, upsampled to the ground truth"
+                        if not any(pset.regions or ()) else
+                        "one native-resolution tile per parity image, against the same part of the ground truth")}
     return parity, metrics
 
 

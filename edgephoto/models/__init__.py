@@ -28,3 +28,4 @@ from . import pix2pixhd  # noqa: E402,F401
 from . import retouchnet  # noqa: E402,F401
 from . import srgan  # noqa: E402,F401
 from . import unet  # noqa: E402,F401
+from . import resunet  # noqa: E402,F401

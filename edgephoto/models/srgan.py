@@ -14,8 +14,9 @@
   the nearest upsample instead; bicubic starts ~1.5 dB higher, which a CPU-trained student needs).
   The fixed conv is a buffer (no parameters) and exports as an ordinary conv to every format.
 
-Images are in [-1, 1] (mean 0.5, std 0.5) on both sides; ``forward`` returns the image (the
-generator's tanh / the student's residual sum), the task's export head maps it to [0, 1].
+Images are normalized alike on both sides (about [-1, 1]: the task's mean 128/255, std 0.5);
+``forward`` returns the image (the generator's tanh / the student's residual sum), the task's export
+head maps it back to [0, 1].
 """
 
 from __future__ import annotations

@@ -47,9 +47,10 @@ class RetouchTask(ImageTask):
         import torch.nn.functional as F
         s, t = self.outputs(student_raw)[0], self.outputs(teacher_raw)[0]
         T = float(temperature)
+        mean, std = self._norm_tensors()
 
         def soft(y):
-            y01 = ((y + 1) / 2).clamp(1e-3, 1 - 1e-3)
+            y01 = (y * std + mean).clamp(1e-3, 1 - 1e-3)
             return torch.sigmoid(torch.logit(y01) / T)
 
         kd = F.l1_loss(soft(s), soft(t)) * T

@@ -104,7 +104,8 @@ TASKS.register("upscale", UpscaleTask(
     teacher_arch="srgan_g_lite",
     student_arch="srvgg_s",
     spec=ModelSpec(
-        input=InputSpec(size=(256, 256), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+        # mean 128/255, not 0.5: pixels land on the uint8 grid of the int8 input (compress.quantize.pixel_grid)
+        input=InputSpec(size=(256, 256), mean=(128 / 255,) * 3, std=(0.5, 0.5, 0.5)),
         output=OutputSpec(kind="image", name="upscaled", range=(0.0, 1.0), channels=3, scale=SCALE,
                           meaning="the photo at 4x the resolution, RGB"),
         inference=InferenceSpec(mode="tile", tile=(256, 256), overlap=(16, 16))),
