@@ -165,7 +165,8 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
         extra: Dict[str, Any] = {"WeightSymmetric": True, "ActivationSymmetric": False}
         if calib.input_grid:   # the input on the pixel grid, whatever the calibration images' range
             scale, zp = calib.input_grid
-            extra["TensorQuantOverrides"] = {input_name: [{"scale": np.float32(scale), "zero_point": np.uint8(zp)}]}
+            extra["TensorQuantOverrides"] = {input_name: [{"scale": np.array(scale, np.float32),
+                                                          "zero_point": np.array(zp, np.uint8)}]}
         try:
             quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8,

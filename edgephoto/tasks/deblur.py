@@ -79,7 +79,7 @@ TASKS.register("deblur", DeblurTask(
     name="deblur",
     description="deblurring: blurred photo (box, motion, defocus; noise) -> sharp photo",
     teacher_arch="pix2pix_unet256_lite",
-    student_arch="unet_s",
+    student_arch="resunet_s",
     spec=ModelSpec(
         input=InputSpec(size=(256, 256), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), multiple_of=32),
         output=OutputSpec(kind="image", name="sharp", range=(0.0, 1.0), channels=3,
@@ -123,11 +123,11 @@ TASKS.register("deblur", DeblurTask(
     profiles={
         "smoke": {"teacher": dict(size=256), "student": dict(size=64), "distill": dict(size=64)},
         "demo": {"teacher": dict(steps=100, batch=2, lr=2e-4, size=256),
-                 "student": dict(steps=300, batch=8, lr=2e-3, size=96),
+                 "student": dict(steps=300, batch=8, lr=1e-3, size=96),
                  "distill": dict(steps=150, batch=8, lr=2e-3, size=96)},
         "starter": {"teacher": dict(steps=1500, batch=2, lr=2e-4, size=256),
-                    "student": dict(steps=3000, batch=8, lr=1e-3, size=128),
-                    "distill": dict(steps=3000, batch=8, lr=1e-3, size=128)},
+                    "student": dict(steps=9000, batch=8, lr=1e-3, size=128),
+                    "distill": dict(steps=9000, batch=8, lr=1e-3, size=128)},
         "paper": {"teacher": dict(steps=200000, batch=1, lr=2e-4, size=256, arch="pix2pix_unet256"),
                   "student": dict(steps=200000, batch=1, lr=2e-4, size=256),
                   "distill": dict(steps=200000, batch=1, lr=2e-4, size=256)},
