@@ -13,14 +13,15 @@ def test_published_parameter_counts(name, expected):
     assert abs(n - expected) / expected < 0.01, f"{name}: {n} params"
 
 
-from edgephoto.models import pix2pixhd, retouchnet, srgan, u2net, unet
+from edgephoto.models import pix2pixhd, resunet, retouchnet, srgan, u2net, unet
 
 FAMILIES = {**{n: "u2net" for n in u2net.VARIANTS}, **{n: "generator" for n in pix2pixhd.VARIANTS},
             **{n: "generator" for n in retouchnet.VARIANTS},
             **{n: "generator" for n in retouchnet.CONTEXT_VARIANTS},
             **{n: "discriminator" for n in pix2pixhd.DISCRIMINATORS},
             **{n: "upscaler" for n in srgan.VARIANTS}, **{n: "image discriminator" for n in srgan.DISCRIMINATORS},
-            **{n: "unet" for n in unet.VARIANTS}, **{n: "discriminator" for n in unet.DISCRIMINATORS}}
+            **{n: "unet" for n in unet.VARIANTS}, **{n: "discriminator" for n in unet.DISCRIMINATORS},
+            **{n: "unet" for n in resunet.VARIANTS}}
 
 
 def test_every_registered_arch_has_a_test_family():
