@@ -47,7 +47,10 @@ for _m in (MetricInfo("mae", "MAE", False), MetricInfo("max_f", "max F-measure",
            MetricInfo("iou", "IoU@0.5", True), MetricInfo("l1", "L1", False),
            MetricInfo("psnr", "PSNR", True, "dB", 1.0), MetricInfo("ssim", "SSIM", True),
            MetricInfo("ciede2000", "CIEDE2000", False, "", 1.0),
-           MetricInfo("psnr_y", "PSNR-Y", True, "dB", 1.0), MetricInfo("ssim_y", "SSIM-Y", True)):
+           MetricInfo("psnr_y", "PSNR-Y", True, "dB", 1.0), MetricInfo("ssim_y", "SSIM-Y", True),
+           MetricInfo("ab_mse", "ab MSE", False, "", 0.002),
+           MetricInfo("colourfulness", "colourfulness", True, "", 5.0),
+           MetricInfo("colourfulness_ratio", "colourfulness / truth", True, "", 0.1)):
     METRIC_INFO.register(_m.name, _m)
 
 
@@ -97,17 +100,6 @@ PSNR_CAP_DB = 100.0  # PSNR reported for identical images (and the ceiling for n
 SSIM_WIN = 7  # skimage's default uniform window
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
-
-# sRGB (linear) -> XYZ, D65; the matrix skimage.color uses (``xyz_from_rgb``)
-_XYZ_FROM_RGB = np.array(
-    [
-        [0.412453, 0.357580, 0.180423],
-        [0.212671, 0.715160, 0.072169],
-        [0.019334, 0.119193, 0.950227],
-    ]
-)
-_D65_WHITE = np.array([0.95047, 1.0, 1.08883])  # CIE 1931 2-degree observer, as skimage's default
-
 
 def _as_image(x: np.ndarray, what: str = "image") -> np.ndarray:
     """A float64 HxWx3 array; uint8 is scaled by 1/255 (uint16 by 1/65535)."""
@@ -223,15 +215,10 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     sRGB transfer (IEC 61966-2-1: ``v / 12.92`` up to 0.04045, else ``((v + 0.055) / 1.055)**2.4``)
     to linear RGB, the sRGB/D65 matrix to XYZ, then CIELAB relative to the D65 white
     (0.95047, 1, 1.08883) with the cube root above 0.008856 and ``7.787 t + 16/116`` below;
-    the same constants as ``skimage.color.rgb2lab``'s default.
+    the same constants as ``skimage.color.rgb2lab``'s default (``runtime/lab.py``, in float64).
     """
-    v = np.asarray(rgb, np.float64)
-    lin = np.where(v > 0.04045, ((np.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4, v / 12.92)
-    xyz = lin @ _XYZ_FROM_RGB.T
-    r = xyz / _D65_WHITE
-    f = np.where(r > 0.008856, np.cbrt(r), 7.787 * r + 16.0 / 116.0)
-    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
-    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+    from .runtime.lab import rgb_to_lab
+    return rgb_to_lab(np.asarray(rgb, np.float64), np.float64)
 
 
 def deltaE_ciede2000_lab(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
@@ -340,6 +327,43 @@ def image_metrics(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) ->
         "ssim": float(np.mean(ssims)),
         "ciede2000": float(np.mean(des)),
     }
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler and Suesstrunk's colourfulness M of an HxWx3 image in [0,1] (uint8: /255), on the
+    0..255 scale of their paper: rg = R - G, yb = (R + G) / 2 - B, M = sigma_rgyb + 0.3 mu_rgyb
+    (0 for a grey image; about 30-60 for ordinary photos, 100+ for vivid ones)."""
+    a = _as_image(rgb) * 255.0
+    rg = a[..., 0] - a[..., 1]
+    yb = 0.5 * (a[..., 0] + a[..., 1]) - a[..., 2]
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+AB_NORM = 128.0   # colorization's a*, b* in [-1, 1]: the document's loss is MSE on ab / 128
+
+
+def colour_metrics(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:
+    """Colorization: ``ab_mse`` (the document's loss: MSE of a*, b* / 128 between the prediction's
+    and the truth's Lab), RGB ``psnr``, and ``colourfulness`` with ``colourfulness_ratio``, the
+    predictions' summed colourfulness over the truths' (a grey-washed output scores near 0, even
+    when its MSE is low). Pairs of HxWx3 images in [0,1] of equal shape."""
+    from .runtime.lab import rgb_to_lab
+    if len(preds) != len(targets) or not preds:
+        raise ValueError("need equally many predictions and targets (at least one)")
+    mses, psnrs, cp, ct = [], [], [], []
+    for p, t in zip(preds, targets):
+        p, t = _pair(p, t)
+        d = (rgb_to_lab(p)[..., 1:] - rgb_to_lab(t)[..., 1:]) / AB_NORM
+        mses.append(float(np.mean(d.astype(np.float64) ** 2)))
+        psnrs.append(_psnr(p, t))
+        cp.append(colourfulness(p))
+        ct.append(colourfulness(t))
+    return {"ab_mse": float(np.mean(mses)), "psnr": float(np.mean(psnrs)),
+            "colourfulness": float(np.mean(cp)),
+            "colourfulness_ratio": float(np.sum(cp) / max(np.sum(ct), 1e-9))}
+
+
+METRICS.register("ab", colour_metrics)
 
 
 # --------------------------------------------------------------------------------------------

@@ -199,6 +199,7 @@ export default {
         "kind": {
           "type": "string",
           "enum": [
+            "ab",
             "alpha",
             "image"
           ],
@@ -235,6 +236,18 @@ export default {
         "meaning": {
           "type": "string",
           "description": "what a value means, for people"
+        },
+        "units": {
+          "type": [
+            "array",
+            "null"
+          ],
+          "items": {
+            "type": "number"
+          },
+          "minItems": 2,
+          "maxItems": 2,
+          "description": "the physical values that range's lo and hi stand for, when the kind has units (ab: CIE a*, b*)"
         }
       },
       "required": [

@@ -188,9 +188,9 @@ def score_pairs(pairs, predict, load_target, metric_fn, split: str,
     for img, tgt in pairs:
         g = load_target(tgt)
         p = np.asarray(predict(img), np.float32)
-        if p.shape[:2] != g.shape[:2]:
-            from ..export.parity import upsample   # only then: the export package is a build stage
-            p = upsample(p, g.shape)
+        if p.shape[:2] != g.shape[:2]:   # the runtime's bilinear resize, clipped to [0, 1]
+            from ..runtime.model import resize_map
+            p = np.clip(resize_map(p, g.shape[:2]), 0.0, 1.0)
         preds.append(p)
         targets.append(g)
     out: Dict[str, Any] = {k: float(v) for k, v in metric_fn(preds, targets).items()}

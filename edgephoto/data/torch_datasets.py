@@ -149,3 +149,34 @@ class SRDataset(SeededAugment, Dataset):
         hr = np.ascontiguousarray(np.rot90(hr, int(rng.integers(4))))
         lr = self.degrade(hr, self.scale, rng)
         return to_input_tensor(lr, self.inp), to_target_tensor(hr, self.inp)
+
+
+class ColourDataset(SeededAugment, Dataset):
+    """Colorization samples from colour photos alone: (L* normalized 1xHxW, a* b* / 128 2xHxW).
+    Training: a random crop keeping >= 70% of each side, resized to ``size``, and a random flip;
+    otherwise the whole photo resized to ``size`` (what the runtime's ``resize`` mode feeds)."""
+
+    def __init__(self, paths, size: int, inp: InputSpec, augment: bool = False) -> None:
+        self.paths, self.size, self.inp, self.augment = list(paths), size, inp, augment
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        from ..metrics import AB_NORM
+        from ..runtime.lab import rgb_to_lab
+        s = self.size
+        img = load_rgb(self.paths[i])
+        if self.augment:
+            rng = self.rng(i)
+            h, w = img.shape[:2]
+            ch, cw = int(h * rng.uniform(0.7, 1.0)), int(w * rng.uniform(0.7, 1.0))
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            img = img[y:y + ch, x:x + cw]
+            if rng.random() < 0.5:
+                img = img[:, ::-1]
+        img = np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize((s, s), Image.BILINEAR))
+        ab = rgb_to_lab(img)[..., 1:] / np.float32(AB_NORM)
+        return to_input_tensor(img, self.inp), _chw(ab.astype(np.float32))

@@ -90,16 +90,6 @@ def torch_outputs(module, images_nhwc: np.ndarray) -> np.ndarray:
     return as_maps(np.stack(outs))
 
 
-def upsample(pred: np.ndarray, shape) -> np.ndarray:
-    """The runtime's bilinear upsampling (HxW or HxWxC) to (h, w), clipped to [0, 1]."""
-    from ..runtime.model import resize_map
-
-    h, w = shape[:2]
-    if pred.shape[:2] == (h, w):
-        return pred
-    return np.clip(resize_map(pred, (h, w)), 0.0, 1.0)
-
-
 def photo_part(pred: np.ndarray, region: Optional[tuple], s: int) -> np.ndarray:
     """The photo's part of a tile model's output (``region`` from ``model_window``; None: all)."""
     if region is None:
@@ -111,7 +101,7 @@ def photo_part(pred: np.ndarray, region: Optional[tuple], s: int) -> np.ndarray:
 def task_metrics(task, preds: np.ndarray, targets: Sequence[np.ndarray],
                  regions: Optional[Sequence[Optional[tuple]]] = None, scale: int = 1) -> Dict[str, float]:
     regions = regions or [None] * len(preds)
-    ups = [upsample(photo_part(p, r, scale), t.shape) for p, r, t in zip(preds, regions, targets)]
+    ups = [task.output_prediction(photo_part(p, r, scale), t) for p, r, t in zip(preds, regions, targets)]
     return task.metrics(ups, list(targets))
 
 

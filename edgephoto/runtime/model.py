@@ -9,8 +9,9 @@ Nothing here knows about a particular task. The manifest says:
   ``tile`` (full resolution, overlapping input-sized tiles blended; ``pad`` is the same function,
   named for models whose input is at least as large as the photo) — see :func:`mode_tile`;
 - ``output.kind``: what the output means and what the user gets (``OUTPUT_KINDS``): ``alpha``
-  (a mask upsampled to full resolution plus an RGBA cut-out) or ``image`` (an RGB photo in [0, 1]
-  at full resolution, e.g. the retouch task); ``output.index`` says which engine output it reads.
+  (a mask upsampled to full resolution plus an RGBA cut-out), ``image`` (an RGB photo in [0, 1]
+  at full resolution, e.g. the retouch task) or ``ab`` (colour for the photo's own lightness, the
+  colorize task); ``output.index`` says which engine output it reads.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..registry import Registry
 from . import imageio
 from .adjust import adjust as _adjust
 from .engines import Engine
+from .lab import lab_to_rgb, rgb_to_l
 from .manifest import ManifestError
 
 if TYPE_CHECKING:
@@ -47,9 +49,14 @@ def normalize(rgb: np.ndarray, inp: "InputSpec") -> np.ndarray:
     parity and evaluation all call it (through :func:`whole_input` where a photo is one input).
     ``inp.range`` [lo, hi] maps 0..255 to lo..hi first; ``inp.channels`` "BGR" swaps channels.
     ``inp.scale`` "max" divides by the largest value of the whole (resized) image instead of 255
-    (how rembg feeds U2-Net: ``x / max(x)``; an all-black image stays 0).
+    (how rembg feeds U2-Net: ``x / max(x)``; an all-black image stays 0). ``inp.channels`` "L" gives
+    one channel, the CIE L* of the photo (``runtime/lab.py``) over 100, for colorization models.
     """
     lo, hi = inp.range
+    if inp.channels == "L":   # CIE lightness (runtime/lab.py), L / 100 mapped to [lo, hi]: HxWx1
+        x = rgb_to_l(rgb)[..., None] * np.float32((hi - lo) / 100.0) + np.float32(lo)
+        x = (x - np.asarray(inp.mean, np.float32)) / np.asarray(inp.std, np.float32)
+        return np.ascontiguousarray(x, np.float32)
     div = 255.0 if inp.scale == "255" else max(float(rgb.max()) if rgb.size else 0.0, 1e-6)
     x = rgb.astype(np.float32) * np.float32((hi - lo) / div) + np.float32(lo)
     x = (x - np.asarray(inp.mean, np.float32)) / np.asarray(inp.std, np.float32)
@@ -487,6 +494,35 @@ class ImageOutput:
 
 
 OUTPUT_KINDS.register("image", ImageOutput)
+
+
+class AbOutput(ImageOutput):
+    """Colour for a photo's own lightness: the model's two channels are CIE a*, b* (``output.range``
+    [lo, hi] stands for ``output.units``, e.g. tanh's [-1, 1] for [-110, 110]) at the model's
+    resolution; they are upsampled bilinearly to the photo's size and joined to the photo's L* at
+    full resolution (``runtime/lab.py``), so edges stay as sharp as the input's.
+
+    ``outputs["ab"]`` (float32 HxWx2, Lab units) is the prediction; ``outputs["image"]`` the colour
+    photo (RGB in [0, 1]), which saving, adjustments and metrics use as for ``image`` outputs.
+    """
+
+    @staticmethod
+    def postprocess(model: "Model", photo: imageio.Photo, raw: List[np.ndarray]) -> Dict[str, np.ndarray]:
+        y = selected_output(model, raw)
+        y = y[0] if y.ndim == 4 else y
+        if y.ndim != 3 or y.shape[-1] != 2:
+            raise ManifestError(f"output kind 'ab' needs 2 channels (a*, b*), the model gives shape {tuple(y.shape)}")
+        out = model.spec.output
+        lo, hi = out.range
+        ulo, uhi = out.units if out.units is not None else out.range
+        ab = (y.astype(np.float32) - np.float32(lo)) * np.float32((uhi - ulo) / max(hi - lo, 1e-12)) + np.float32(ulo)
+        H, W = photo.rgb.shape[:2]
+        ab = resize_map(ab, (H, W))
+        lab = np.concatenate([rgb_to_l(photo.rgb)[..., None], ab], -1)
+        return {"ab": ab.astype(np.float32), "image": lab_to_rgb(lab)}
+
+
+OUTPUT_KINDS.register("ab", AbOutput)
 
 
 # ----------------------------------------------------------------------------------- the model

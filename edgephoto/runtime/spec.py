@@ -93,6 +93,8 @@ class OutputSpec:
     index: int = field(default=0, metadata=_doc("which engine output to read", minimum=0))
     name: str = field(default="output", metadata=_doc("name of the output"))
     meaning: str = field(default="", metadata=_doc("what a value means, for people"))
+    units: Optional[Tuple[float, float]] = field(default=None, metadata=_doc(
+        "the physical values that range's lo and hi stand for, when the kind has units (ab: CIE a*, b*)"))
 
 
 @dataclass(frozen=True)

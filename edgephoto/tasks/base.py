@@ -119,9 +119,10 @@ class Task:
 
     @property
     def input_channels(self) -> int:
-        """Channels of the model input: RGB plus the context planes (3 thumbnail + 2 position)."""
+        """Channels of the model input: the photo's (RGB / BGR: 3, L: 1) plus the context planes
+        (3 thumbnail + 2 position)."""
         from ..runtime.model import context_channels
-        return 3 + context_channels(self.input_context)
+        return (1 if self.spec.input.channels == "L" else 3) + context_channels(self.input_context)
 
     def model_input(self, rgb_u8: np.ndarray):
         """One whole photo (uint8 HxWx3) -> the normalized 1xCxHxW tensor a model of this task takes."""
@@ -196,6 +197,14 @@ class Task:
             y = head(self.model_input(rgb))
             y = F.interpolate(y, size=tuple(target_shape[:2]), mode="bilinear", align_corners=False)
         return y[0, 0].numpy()
+
+    def output_prediction(self, out: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """One exported model output at the model's resolution (HxW or HxWxC) -> a prediction like
+        the runtime's primary output, at the target's resolution (export parity scores it).
+        Default: bilinear resize, clipped to [0, 1] (masks and images)."""
+        from ..runtime.model import resize_map
+        h, w = target.shape[:2]
+        return out if out.shape[:2] == (h, w) else np.clip(resize_map(out, (h, w)), 0.0, 1.0)
 
     # ---- metrics on numpy predictions at any resolution
     def metrics(self, preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:

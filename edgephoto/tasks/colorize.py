@@ -1,0 +1,213 @@
+"""Colorization: a grayscale photo in, the colour photo out (CIE Lab: the model sees L*, predicts a* b*).
+
+Data: any folder of colour photos. ImageNet-style ``<split>/<class>/*.JPEG`` or flat
+``<split>/*.jpg`` both work: training reads every image under ``<split>/`` (except a ``gray/``
+folder) and makes the grey input itself. The built-in default (``data/real_colorize.py``; generated
+content without ``make fetch``: ``data/synthetic_colorize.py``) also writes the grey inputs,
+``<split>/gray/*.png`` beside ``<split>/color/*.png``, so the bench feeds the runtime real grey files.
+
+Losses: MSE on a* b* / 128 (the document's), optionally class-rebalanced (``REBALANCE``: Zhang et
+al.'s prior-mixing weights, with the prior of each batch's a* b* histogram: rare, saturated colours
+weigh more, against the grey-wash that plain MSE learns), plus a small cross-entropy of the global
+branch's auxiliary head on the hue bin of the image's mean a* b* (``hue_class``). Student alone:
+the same; distillation: ``alpha * MSE(student, truth) + (1 - alpha) * MSE(student, teacher)`` on ab
+(a regression output: T is ignored).
+Metrics: ab MSE (the document's number), RGB PSNR and colourfulness (Hasler-Suesstrunk) as a ratio
+to the truth's. Classical row: the grey input returned unchanged.
+Inference: mode ``resize`` (the model sees the photo at 256x256 and predicts a* b* there); output
+kind ``ab`` upsamples a* b* to the photo and joins them to its own full-resolution L*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from . import TASKS
+from .image_task import ImageTask
+from ..metrics import AB_NORM, colour_metrics
+from ..runtime.spec import InferenceSpec, InputSpec, ModelSpec, OutputSpec
+
+HUE_BINS = 8             # auxiliary classes: grey + 8 hue sectors of the mean a* b*
+GREY_CHROMA = 5.0        # mean chroma (Lab units) below which an image counts as grey
+REBALANCE = 0.5          # exponent of the rebalancing weights (0: plain MSE; 1: Zhang et al.'s)
+REBALANCE_MIX = 0.5      # lambda: how much of the uniform distribution is mixed into the prior
+AUX_WEIGHT = 0.01        # the auxiliary classification term (the ab MSE is ~0.01 in size)
+
+
+class ColorizeTask(ImageTask):
+    def builtin_sources(self):
+        from ..data import real_colorize, synthetic_colorize
+        return {"real": real_colorize, "generated": synthetic_colorize}
+
+    # ---- data
+    def colour_images(self, root, split: str) -> List[Path]:
+        """Every colour photo of a split: ``<split>/color/`` if present, else every image under
+        ``<split>/`` at any depth (ImageNet-style class folders) except a ``gray/`` folder."""
+        from ..data.folders import IMAGE_SUFFIXES, DatasetError
+        d = Path(root) / split
+        if (d / self.data_layout["targets"]).is_dir():
+            d = d / self.data_layout["targets"]
+        if not d.is_dir():
+            raise DatasetError(f"no split folder {d} (run `edgephoto data --task {self.name}` or pass --data "
+                               f"with <split>/ folders of colour photos)")
+        grey = Path(root) / split / self.data_layout["inputs"]
+        paths = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and grey not in p.parents)
+        if not paths:
+            raise DatasetError(f"no colour photos under {d}")
+        return paths
+
+    def dataset(self, root, split, size, train):
+        from ..data.torch_datasets import ColourDataset
+        return ColourDataset(self.colour_images(root, split), size, self.spec.input, augment=train)
+
+    def eval_pairs(self, root, split):
+        """(grey input, colour truth) pairs; a folder of colour photos alone gives (photo, photo):
+        the runtime takes the L* of a colour input itself, so the model sees the same input."""
+        if (Path(root) / split / self.data_layout["inputs"]).is_dir():
+            return super().eval_pairs(root, split)
+        return [(p, p) for p in self.colour_images(root, split)]
+
+    # ---- losses (ab tensors in [-1, 1] = a*, b* / 128)
+    @staticmethod
+    def rebalance_weights(ab, power: float | None = None, mix: float = REBALANCE_MIX, bins: int = 16):
+        """Per-pixel weights B x 1 x H x W, mean 1 over the batch: ``(mix / Q + (1 - mix) p)^-power``
+        of the pixel's a* b* cell (a ``bins`` x ``bins`` grid over [-1, 1]^2) with ``p`` the batch's
+        histogram over its Q occupied cells."""
+        import torch
+        power = REBALANCE if power is None else power
+        if power <= 0:
+            return torch.ones_like(ab[:, :1])
+        idx = ((ab.detach().clamp(-1, 1 - 1e-6) + 1) * (bins / 2)).long()
+        cell = idx[:, 0] * bins + idx[:, 1]
+        hist = torch.bincount(cell.flatten(), minlength=bins * bins).float()
+        p = hist / hist.sum()
+        q = float((hist > 0).sum())
+        w = (mix / q + (1 - mix) * p) ** (-power)
+        w = w / (p * w).sum()                      # E_p[w] = 1
+        return w[cell][:, None]
+
+    @staticmethod
+    def hue_class(ab):
+        """The auxiliary label of each image: 0 = grey (mean chroma < GREY_CHROMA), else 1 + the
+        sector of the mean a* b*'s hue angle (HUE_BINS sectors)."""
+        import math
+        import torch
+        m = ab.detach().mean(dim=(2, 3)) * AB_NORM
+        chroma = m.norm(dim=1)
+        sector = ((torch.atan2(m[:, 1], m[:, 0]) + math.pi) / (2 * math.pi) * HUE_BINS).long().clamp(0, HUE_BINS - 1)
+        return torch.where(chroma < GREY_CHROMA, torch.zeros_like(sector), sector + 1)
+
+    def loss(self, raw, target):
+        import torch.nn.functional as F
+        outs = self.outputs(raw)
+        ab = outs[0]
+        mse = (self.rebalance_weights(target) * (ab - target) ** 2).mean()
+        if len(outs) > 1 and outs[1] is not None:
+            mse = mse + AUX_WEIGHT * F.cross_entropy(outs[1], self.hue_class(target))
+        return mse
+
+    def distill_loss(self, student_raw, teacher_raw, target, temperature=1.0, alpha=0.5, hint_weight=0.0):
+        """``alpha * task loss + (1 - alpha) * MSE(student ab, teacher ab)`` (T is ignored)."""
+        import torch.nn.functional as F
+        s, t = self.outputs(student_raw)[0], self.outputs(teacher_raw)[0]
+        return alpha * self.loss(student_raw, target) + (1 - alpha) * F.mse_loss(s, t)
+
+    def export_module(self, model):
+        import torch
+
+        class AbHead(torch.nn.Module):
+            """normalized L* -> a*, b* / 128 in [-1, 1] (the network's tanh; the auxiliary head is dropped)."""
+
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                return self.outputs(self.net(x))
+
+            @staticmethod
+            def outputs(y):
+                return y[0] if isinstance(y, (list, tuple)) else y
+
+        return AbHead(model).eval()
+
+    def raw_from_exported(self, y):
+        import torch
+        return [torch.as_tensor(y, dtype=torch.float32)]
+
+    # ---- predictions as the runtime makes them: ab upsampled, the photo's own L*
+    @staticmethod
+    def colour_photo(rgb_u8: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """The photo's full-resolution L* with ``ab`` (HxWx2, Lab units, any size) -> RGB in [0, 1]."""
+        from ..runtime.lab import lab_to_rgb, rgb_to_l
+        from ..runtime.model import resize_map
+        ab = resize_map(np.asarray(ab, np.float32), rgb_u8.shape[:2])
+        return lab_to_rgb(np.concatenate([rgb_to_l(rgb_u8)[..., None], ab], -1))
+
+    def predict_for_eval(self, head, rgb_u8, size, target_shape):
+        import torch
+        from PIL import Image
+        small = np.asarray(Image.fromarray(rgb_u8).resize((size, size), Image.BILINEAR))
+        with torch.no_grad():
+            ab = head(self.model_input(small))[0].permute(1, 2, 0).numpy() * AB_NORM
+        return self.colour_photo(rgb_u8, ab)
+
+    def output_prediction(self, out, target):
+        """ab / 128 at the model's resolution + the truth's own L* (the grey input's) -> RGB."""
+        return self.colour_photo((np.clip(target, 0, 1) * 255 + 0.5).astype(np.uint8), out * AB_NORM)
+
+    # ---- classical baseline: the grey input, unchanged
+    classical_name = "grayscale"
+    classical_note = "the grey input returned unchanged (a* = b* = 0), no network"
+
+    def classical(self, rgb_u8):
+        from ..runtime.lab import gray_rgb
+        return gray_rgb(rgb_u8)
+
+    def metrics(self, preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:
+        return colour_metrics(preds, targets)
+
+
+TASKS.register("colorize", ColorizeTask(
+    name="colorize",
+    description="colorization: grayscale photo -> colour photo (CIE Lab: L* in, a* b* out)",
+    teacher_arch="colornet_koala",
+    student_arch="colornet_s",
+    spec=ModelSpec(
+        input=InputSpec(channels="L", size=(256, 256), multiple_of=8, mean=(0.5,), std=(0.5,)),
+        output=OutputSpec(kind="ab", name="ab", range=(-1.0, 1.0), channels=2, units=(-AB_NORM, AB_NORM),
+                          meaning="CIE a*, b* / 128 at the model's resolution, for the photo's own L*"),
+        inference=InferenceSpec(mode="resize", resample="bilinear")),
+    distill_temperatures=(1.0,),   # the distillation loss ignores T: one run
+    primary_metric="psnr",
+    budgets={
+        "ship_format": "tflite_int8",
+        "shipped_size_mb": 5.0,
+        "latency_1024_s": 2.5,          # a 1024x1024 photo end to end, 1 thread
+        "int8_quality_rel_loss": 0.05,
+        "peak_mem_mb": 600,
+    },
+    data_layout={"inputs": "gray", "targets": "color"},
+    report_metrics=("psnr", "ab_mse", "colourfulness_ratio"),
+    card_data="generated content (scikit-image photo crops and product scenes) and its grey",
+    card_data_real="square crops of real photographs (side between 256 px and the photo's short side, "
+                   "resized to 256x256) and their grey with the same L*; split by source photo",
+    card_caveat="about 400 source photographs (animals, monuments, landscapes, tools): colours of things "
+                "it has not seen (clothes, cars, signs) are guesses, and an ambiguous object gets a muted "
+                "average colour. The global branch is trained here, not a pretrained Inception-ResNet-v2.",
+    profiles={
+        "smoke": {r: dict(size=32) for r in ("teacher", "student", "distill")},
+        "demo": {"teacher": dict(steps=150, batch=8, lr=1e-3, size=96),
+                 "student": dict(steps=300, batch=16, lr=2e-3, size=96),
+                 "distill": dict(steps=150, batch=16, lr=2e-3, size=96)},
+        "starter": {"teacher": dict(steps=3000, batch=16, lr=1e-3, size=128),
+                    "student": dict(steps=6000, batch=16, lr=1e-3, size=128),
+                    "distill": dict(steps=6000, batch=16, lr=1e-3, size=128)},
+        "paper": {"teacher": dict(steps=200000, batch=100, lr=1e-3, size=224),
+                  "student": dict(steps=200000, batch=100, lr=1e-3, size=224),
+                  "distill": dict(steps=200000, batch=100, lr=1e-3, size=224)},
+    },
+))
