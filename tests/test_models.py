@@ -7,13 +7,13 @@ from edgephoto.models import ARCHS, count_parameters, create_model
 
 
 @pytest.mark.parametrize("name,expected", [("u2net", 44.0e6), ("u2netp", 1.13e6), ("srgan_g", 1.55e6),
-                                           ("pix2pix_unet256", 54.4e6)])
+                                           ("pix2pix_unet256", 54.4e6), ("dcgan_g", 3.58e6)])
 def test_published_parameter_counts(name, expected):
     n = count_parameters(create_model(name))
     assert abs(n - expected) / expected < 0.01, f"{name}: {n} params"
 
 
-from edgephoto.models import pix2pixhd, resunet, retouchnet, srgan, u2net, unet
+from edgephoto.models import colornet, dcgan, pix2pixhd, resunet, retouchnet, srgan, u2net, unet
 
 FAMILIES = {**{n: "u2net" for n in u2net.VARIANTS}, **{n: "generator" for n in pix2pixhd.VARIANTS},
             **{n: "generator" for n in retouchnet.VARIANTS},
@@ -21,7 +21,8 @@ FAMILIES = {**{n: "u2net" for n in u2net.VARIANTS}, **{n: "generator" for n in p
             **{n: "discriminator" for n in pix2pixhd.DISCRIMINATORS},
             **{n: "upscaler" for n in srgan.VARIANTS}, **{n: "image discriminator" for n in srgan.DISCRIMINATORS},
             **{n: "unet" for n in unet.VARIANTS}, **{n: "discriminator" for n in unet.DISCRIMINATORS},
-            **{n: "unet" for n in resunet.VARIANTS}}
+            **{n: "unet" for n in resunet.VARIANTS}, **{n: "colorizer" for n in colornet.VARIANTS},
+            **{n: "latent generator" for n in dcgan.GENERATORS}, **{n: "critic" for n in dcgan.CRITICS}}
 
 
 def test_every_registered_arch_has_a_test_family():
@@ -74,6 +75,22 @@ def test_forward_backward_every_arch(name):
         p = model(torch.rand(2, 3, 80, 64) * 2 - 1)
         assert p.shape == (2, 1) and ((p > 0) & (p < 1)).all()
         loss = p.mean()
+        skip = ()
+    elif family == "colorizer":    # L in [-1, 1] -> a*b* in [-1, 1] at the same size + global class logits
+        x = torch.rand(2, 1, 64, 48) * 2 - 1
+        ab, logits = model(x)
+        assert ab.shape == (2, 2, 64, 48) and ab.abs().max() <= 1.0 and logits.shape[0] == 2
+        loss = (ab - x.flip(3)).pow(2).mean() + logits.logsumexp(1).mean()
+        skip = ()
+    elif family == "latent generator":   # N x latent -> N x 3 x 64 x 64 in [-1, 1]
+        y = model(torch.randn(3, model.latent))
+        assert y.shape == (3, 3, 64, 64) and y.abs().max() <= 1.0
+        loss = y.mean()
+        skip = ()
+    elif family == "critic":       # N x 3 x 64 x 64 -> N scores
+        s = model(torch.rand(3, 3, 64, 64) * 2 - 1)
+        assert s.shape == (3,)
+        loss = s.mean()
         skip = ()
     else:                          # multi-scale discriminator on concat(input, image)
         feats = model(torch.rand(2, _in_channels(model), 64, 64))

@@ -30,3 +30,4 @@ from . import srgan  # noqa: E402,F401
 from . import unet  # noqa: E402,F401
 from . import resunet  # noqa: E402,F401
 from . import colornet  # noqa: E402,F401
+from . import dcgan  # noqa: E402,F401

@@ -13,10 +13,11 @@ def register(sub) -> None:
         description="Run an exported model on one JPEG/PNG photo with the light runtime "
                     "(numpy, Pillow, one engine). What -o gets follows the model's output kind: an RGBA "
                     "cut-out for mask models (matte), the photo itself for image models (retouch, deblur; "
-                    "upscale: output.scale times larger, so its input is at most 1024 px a side). The "
+                    "upscale: output.scale times larger, so its input is at most 1024 px a side), the colour "
+                    "photo for colorize (a grey or colour input; its own L* is kept). The "
                     "format follows the extension of -o; .jpg flattens transparency onto white. "
                     "--brightness/--contrast/--color adjust that result as 'edgephoto adjust' does.")
-    p.add_argument("task", help="task name: matte, retouch, upscale, deblur (any exported under --dist)")
+    p.add_argument("task", help="task name: matte, retouch, upscale, deblur, colorize (any exported under --dist)")
     p.add_argument("image", help="input photo (JPEG or PNG, at most 35 MB and 1024x1024 unless --downscale)")
     p.add_argument("-o", "--output", help="main output, e.g. out.png (matte: RGBA cut-out; others: the photo)")
     p.add_argument("--mask", help="also write the full-resolution mask (8-bit grayscale PNG; mask models only)")
