@@ -8,12 +8,15 @@ A recipe owns what one optimisation step computes and what a checkpoint holds be
 - ``pix2pix``: the supervised loss plus a conditional GAN whose discriminator sees
   ``concat(input, output)`` at the same size (pix2pix / pix2pixHD; ``train/gan.py``);
 - ``srgan``: the content loss (the task's, L1) plus a least-squares adversarial term from a
-  discriminator that sees the output image alone (its size differs from the input's: SRGAN).
+  discriminator that sees the output image alone (its size differs from the input's: SRGAN);
+- ``dcgan`` / ``wgan_gp``: unconditional image generation (the batch's ``x`` is a latent, ``y`` a
+  batch of real images): DCGAN's non-saturating BCE, or WGAN-GP's critic with a gradient penalty
+  and ``n_critic`` critic updates per generator update.
 
 The GAN recipes save their discriminator and its optimizer in the checkpoint and resume them.
 
 The trainer (``trainer.py``) calls ``recipe.loss(raw, x, y)`` -> ``(loss, terms)`` for the model's
-update, ``recipe.state_dict()`` when it saves and ``recipe.load_state_dict()`` when it resumes.
+update (``loss`` None: this step trains only the recipe's own networks), ``recipe.state_dict()`` when it saves and ``recipe.load_state_dict()`` when it resumes.
 A new recipe is one class here with ``@RECIPES.register("name")``; a task names the recipe of its
 teacher (``Task.teacher_recipe``).
 """
@@ -173,6 +176,105 @@ class SRGAN(Recipe):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         if "discriminator" in state:
             self.disc.load_state_dict(state["discriminator"])
+
+
+class _LatentGAN(Recipe):
+    """Shared by the generation recipes: the critic / discriminator (``Task.adversarial``'s
+    ``discriminator``) with its own Adam optimizer, saved and resumed with the checkpoint."""
+
+    betas = (0.5, 0.999)
+    adversarial = True
+
+    def __init__(self, task, cfg) -> None:
+        super().__init__(task, cfg)
+        adv = task.adversarial or {}
+        if not adv.get("discriminator"):
+            raise UserError(f"task '{task.name}' names no critic for the {type(self).__name__} recipe")
+        from .gan import Discriminator
+        self.adv = adv
+        self.disc = Discriminator(adv["discriminator"], float(adv.get("critic_lr", cfg.lr)),
+                                  tuple(adv.get("betas", self.betas)))
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"discriminator": self.disc.state_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if "discriminator" in state:
+            self.disc.load_state_dict(state["discriminator"])
+
+
+@RECIPES.register("dcgan")
+class DCGAN(_LatentGAN):
+    """DCGAN: the discriminator learns BCE(D(real), 1) + BCE(D(G(z)), 0); the generator the
+    non-saturating BCE(D(G(z)), 1). One update of each per step."""
+
+    def describe(self) -> str:
+        return f"DCGAN (non-saturating BCE; discriminator {self.disc.arch})"
+
+    def loss(self, raw, x, y):
+        import torch.nn.functional as F
+        fake = self.task.outputs(raw)[0]
+        d_real, d_fake = self.disc(y), self.disc(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
+            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        self.disc.update(d_loss)
+        with self.disc.frozen():
+            g = self.disc(fake)
+        g_loss = F.binary_cross_entropy_with_logits(g, torch.ones_like(g))
+        return g_loss, {"d_loss": d_loss.item(), "d_real": torch.sigmoid(d_real).mean().item()}
+
+
+@RECIPES.register("wgan_gp")
+class WGANGP(_LatentGAN):
+    """WGAN-GP (Gulrajani et al. 2017): the critic minimises ``D(G(z)) - D(real) + gp_weight *
+    (||grad D(x_hat)|| - 1)^2`` at random interpolates ``x_hat`` of real and fake (plus a tiny
+    drift term ``1e-3 D(real)^2`` that keeps scores near 0); every ``n_critic``-th step the
+    generator also takes its step on ``-D(G(z))``. The trainer's steps count critic updates."""
+
+    betas = (0.0, 0.9)       # the paper's Adam settings
+
+    def describe(self) -> str:
+        return (f"WGAN-GP (critic {self.disc.arch}, n_critic {self.n_critic}, "
+                f"gradient penalty {self.gp_weight:g})")
+
+    @property
+    def n_critic(self) -> int:
+        return int(self.adv.get("n_critic", 5))
+
+    @property
+    def gp_weight(self) -> float:
+        return float(self.adv.get("gp_weight", 10.0))
+
+    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        eps = torch.rand(real.shape[0], 1, 1, 1, dtype=real.dtype)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        grad, = torch.autograd.grad(self.disc(x_hat).sum(), x_hat, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+    def loss(self, raw, x, y):
+        fake = self.task.outputs(raw)[0]
+        d_real, d_fake = self.disc(y), self.disc(fake.detach())
+        gp = self.gradient_penalty(y, fake.detach())
+        wdist = d_real.mean() - d_fake.mean()
+        self.disc.update(-wdist + self.gp_weight * gp + 1e-3 * (d_real ** 2).mean())
+        self.critic_steps += 1
+        terms = {"w_dist": wdist.item(), "gp": gp.item()}
+        if self.critic_steps % self.n_critic:
+            return None, terms     # the trainer logs ``last_loss``, the generator's latest
+        with self.disc.frozen():
+            g_loss = -self.disc(fake).mean()
+        self.last_loss = g_loss.item()
+        return g_loss, terms
+
+    critic_steps = 0
+    last_loss = 0.0
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {**super().state_dict(), "critic_steps": self.critic_steps}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.critic_steps = int(state.get("critic_steps", 0))
 
 
 def recipe_name(cfg) -> str:

@@ -219,11 +219,14 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                             log(f"[train {cfg.task}/{out.name}] step {step}: phase '{phase}'")
                 raw = ddp_model(x)
                 loss, terms = recipe.loss(raw, x, y)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss.item()} at step {step}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if loss is None:   # the recipe updated only its own networks (WGAN-GP's critic steps)
+                    loss = torch.tensor(float(getattr(recipe, "last_loss", 0.0)))
+                else:
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
                 sched.step()
                 step += 1
                 seen += x.shape[0] * world
