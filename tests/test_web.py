@@ -4,7 +4,8 @@ Both are compared numerically with the Python runtime (``edgephoto.runtime.load(
 the same exported model (the ONNX fp32 file of the same checkpoint: the differences are the TF.js
 fp16 weights and the backend's arithmetic), and the adjustments with ``edgephoto/runtime/adjust.py``.
 Fixture bundles are exported once per session at 64x64 (a matte model from the starter weights in
-mode ``resize``; a smoke-trained retouch student in mode ``tile``).
+mode ``resize``; a smoke-trained retouch student in mode ``tile``; a random-init ``colornet_xs``
+colorize model, L* in and a* b* out, in mode ``resize``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,37 @@ def web_models(tmp_path_factory) -> Path:
                "--data", base / "du", "--parity-images", 2, "--size", 32])
     for d in ("matte/starter/tfjs_fp16", "matte/starter/onnx_fp32", "retouch/student/tfjs_fp16",
               "retouch/student/onnx_fp32", "upscale/student/tfjs_fp16", "upscale/student/onnx_fp32"):
+        assert (dist / d / "manifest.json").is_file(), f"export did not write {d}"
+    return dist
+
+
+COLORIZE_HEAD_GAIN = 8.0    # the random-init a* b* head's weights x 8: |ab| up to ~50 Lab units
+
+
+@pytest.fixture(scope="session")
+def colorize_models(tmp_path_factory) -> Path:
+    """dist/ with colorize/fixture/{onnx_fp32, tfjs_fp16} at 64x64: a random-init ``colornet_xs``
+    (its a* b* head scaled up, so the colours are strong), exported by
+    ``edgephoto export`` with generated data (no training: about 25 s)."""
+    _node()
+    import torch
+
+    from edgephoto.data import synthetic_colorize
+    from edgephoto.models import create_model
+    from edgephoto.train.checkpoint import save_checkpoint
+    base = tmp_path_factory.mktemp("colorize_models")
+    synthetic_colorize.generate(base / "dc", seed=0, sizes={"train": 4, "val": 2, "test": 2}, workers=1)
+    torch.manual_seed(0)
+    net = create_model("colornet_xs")
+    with torch.no_grad():
+        net.head.weight.mul_(COLORIZE_HEAD_GAIN)
+        net.head.bias.copy_(torch.tensor([0.3, -0.2]))
+    save_checkpoint(base / "ckpt.pt", net, task="colorize", arch="colornet_xs", input_size=64, weights_only=True)
+    dist = base / "dist"
+    _run([sys.executable, "-m", "edgephoto", "export", "--task", "colorize", "--checkpoint", base / "ckpt.pt",
+          "--variant", "fixture", "--formats", "onnx_fp32", "tfjs_fp16", "--dist", dist, "--data", base / "dc",
+          "--parity-images", 2, "--size", 64], timeout=600)
+    for d in ("colorize/fixture/tfjs_fp16", "colorize/fixture/onnx_fp32"):
         assert (dist / d / "manifest.json").is_file(), f"export did not write {d}"
     return dist
 
@@ -163,6 +195,43 @@ def test_node_upscale_x4_tiles_match_python_runtime(web_models, photo, tmp_path)
     d_u8 = int(np.abs(out[..., :3].astype(int) - np.asarray(ref.image())[..., :3]).max())
     assert d_img < 1e-3 and d_u8 <= U8_TOL
     assert (out[..., 3] == 255).all()
+
+
+def test_node_colorize_matches_python_runtime(colorize_models, tmp_path):
+    """Output kind ``ab`` with input channels "L" (mode ``resize``, 64x64 model) on a 150x110 grey
+    photo: the JS runtime's colour photo is the Python runtime's (a* b* upsampled with Pillow's "F"
+    bilinear, joined to the photo's own L*, Lab -> sRGB)."""
+    gray = sorted((colorize_models.parent / "dc" / "test" / "gray").iterdir())[0]
+    rgb = np.asarray(Image.open(gray).convert("RGB").resize((150, 110), Image.BILINEAR))
+    h, w = rgb.shape[:2]
+    info, out, img = _node_run(colorize_models, "colorize/fixture", rgb, tmp_path, repeat=2)
+    img = img.reshape(h, w, 3)
+    ref = _python(colorize_models, "colorize/fixture", rgb)
+    ab = ref.outputs["ab"]
+    assert ref.outputs["image"].shape == (h, w, 3) and ab.shape == (h, w, 2)
+    # the fixture's colours are strong: the a* b* path is exercised, not a grey copy
+    assert np.abs(ab).max() > 30, np.abs(ab).max()
+    d_img = float(np.abs(img - ref.outputs["image"]).max())
+    d_u8 = int(np.abs(out[..., :3].astype(int) - np.asarray(ref.image())[..., :3]).max())
+    # the same bundle in the Python runtime (its tfjs engine: the same weights and TF.js wasm), so
+    # what differs is the JS pre/post-processing alone (L*, a* b* upsampling, Lab -> sRGB)
+    import edgephoto.runtime as rt
+    same = rt.load(colorize_models / "colorize/fixture/tfjs_fp16", threads=1).predict(rgb)
+    d_same = float(np.abs(img - same.outputs["image"]).max())
+    print(f"node colorize {w}x{h}: backend {info['backend']}, image max abs {d_img:.2e} (same bundle in "
+          f"Python: {d_same:.2e}), 8-bit max abs {d_u8}, |ab| max {np.abs(ab).max():.1f}, ms {info['ms']}, "
+          f"numTensors {info['numTensors']}")
+    assert info["backend"] == "wasm" and info["kind"] == "ab" and info["mode"] == "resize"
+    assert d_same < IMAGE_TOL_NODE     # measured 4.2e-7
+    # as the matte test: the JS runtime adds at most IMAGE_TOL_NODE to what the fp16 weights
+    # already differ by (export's parity, in the output's [-1, 1] = 128 Lab units; measured 1.0e-4
+    # for a parity of 6.9e-5)
+    fp16 = json.loads((colorize_models / "colorize/fixture/tfjs_fp16/manifest.json").read_text())["parity"]["max_abs"]
+    assert d_img < IMAGE_TOL_NODE + fp16, (d_img, fp16)
+    assert d_u8 <= U8_TOL
+    assert (out[..., 3] == 255).all()
+    n = info["numTensors"]
+    assert n[1:-1] == [n[0]] * (len(n) - 2) and n[-1] == 0
 
 
 def test_node_pillow_resample_and_tile_helpers_match_python(tmp_path):

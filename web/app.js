@@ -1,7 +1,7 @@
-// The edgephoto editor page: upload, remove background, auto retouch, upscale x4, deblur, adjustments, save.
+// The edgephoto editor page: upload, remove background, auto retouch, upscale x4, deblur, colorize, adjustments, save.
 // Everything runs in the browser (TF.js, vendored by `make web`); see edgephoto.js for the models.
 //
-// URL parameters: <task>=<manifest URL> for matte, retouch, upscale, deblur (default: the shipped tfjs_fp16
+// URL parameters: <task>=<manifest URL> for matte, retouch, upscale, deblur, colorize (default: the shipped tfjs_fp16
 // bundles listed in models.json, written by `make web`), backend=webgl|wasm|cpu, vendor=<URL of
 // the TF.js files>, index=<URL of the model index>.
 import { loadModel, ensureTF, backendName, getTF, toPhoto, downscale, makeImageData } from "./edgephoto.js";
@@ -10,8 +10,9 @@ import { adjust, MAX_AT_ONCE } from "./edgephoto-adjust.js";
 export const MAX_UPLOAD_MB = 35;   // edgephoto/runtime/imageio.py
 export const MAX_SIDE = 1024;
 // task -> the label of its button (button id = BUTTONS[task])
-const TASKS = { matte: "Remove background", retouch: "Auto retouch", upscale: "Upscale x4", deblur: "Deblur" };
-const BUTTONS = { matte: "remove-bg", retouch: "retouch", upscale: "upscale", deblur: "deblur" };
+const TASKS = { matte: "Remove background", retouch: "Auto retouch", upscale: "Upscale x4", deblur: "Deblur",
+                colorize: "Colorize" };
+const BUTTONS = { matte: "remove-bg", retouch: "retouch", upscale: "upscale", deblur: "deblur", colorize: "colorize" };
 export const MAX_OUTPUT_SIDE = 4096;   // edgephoto/runtime/model.py: WebGL's texture limit
 const ADJ = ["brightness", "contrast", "color"];
 
@@ -113,7 +114,7 @@ function accept(img, what) {
   draw($("original"), img);
   showResult(img, false);
   message(`Loaded ${what}.`, true);
-  status("Ready: remove the background, retouch, upscale, deblur or adjust.");
+  status("Ready: remove the background, retouch, upscale, deblur, colorize or adjust.");
   progress(0);
   updateButtons();
 }

@@ -53,7 +53,7 @@ async function main() {
     await page.waitForFunction(() => /backend: \w+/.test(document.getElementById("backend").textContent), null, { timeout: 60000 });
     report.backendLabel = await page.textContent("#backend");
     report.disabledBeforeUpload = await page.evaluate(() =>
-      ["remove-bg", "retouch", "adjust", "save"].every((id) => document.getElementById(id).disabled));
+      ["remove-bg", "retouch", "colorize", "adjust", "save"].every((id) => document.getElementById(id).disabled));
     await page.setInputFiles("#file", photo);
     await page.waitForFunction(() => window.edgephotoApp.state.original, null, { timeout: 30000 });
     report.uploadMessage = await page.textContent("#message");

@@ -3,9 +3,12 @@
  *
  * The same pipeline as the Python runtime (edgephoto/runtime/model.py), driven by the bundle's
  * manifest.json: `normalize` / `preprocess` (Pillow's bilinear resample, re-implemented here so
- * the numbers match; input.scale "255" or "max"; output.index picks the model output), inference modes `resize` and `tile` (overlapping tiles, linear-ramp
- * cross-fade, reflect padding), output kinds `alpha` (mask upsampled bilinearly + RGBA cut-out)
- * and `image` (an RGB photo in [0, 1]).
+ * the numbers match; input.scale "255" or "max"; input.channels "RGB", "BGR" or "L": one channel,
+ * the CIE L* of the photo; output.index picks the model output), inference modes `resize` and
+ * `tile` (overlapping tiles, linear-ramp cross-fade, reflect padding), output kinds `alpha` (mask
+ * upsampled bilinearly + RGBA cut-out), `image` (an RGB photo in [0, 1]) and `ab` (CIE a*, b* at
+ * the model's resolution, upsampled bilinearly and joined to the photo's own full-resolution L*:
+ * the colorize task). `rgbToLab` / `rgbToL` / `labToRgb` are runtime/lab.py's sRGB <-> CIE Lab (D65).
  *
  *   import { loadModel, backendName } from "./edgephoto.js";
  *   const model = await loadModel("dist/matte/starter/tfjs_fp16/manifest.json",
@@ -262,6 +265,93 @@ export function resizeF32(src, w, h, W2, H2) {
   return cur === src ? Float32Array.from(src) : cur;
 }
 
+// ----------------------------------------------------------------------------- sRGB <-> CIE Lab
+// The formulas and constants of edgephoto/runtime/lab.py (scikit-image's rgb2lab / lab2rgb): sRGB
+// IEC 61966-2-1 (the 0.04045 / 0.0031308 knees), linear sRGB -> XYZ with scikit-image's matrix,
+// the D65 white (0.95047, 1, 1.08883), the cube root's linear toe 7.787 t + 16/116 below 0.008856
+// and the inverse switching back at 7.787 * 0.008856 + 16/116. Computed in doubles, stored as
+// Float32Array: within 4e-6 Lab units of lab.py in float64 (its float32 default is itself 8e-5 off
+// on a*) and 3e-6 in sRGB of lab_to_rgb; tests/test_lab.py compares the two.
+const LAB_WHITE = [0.95047, 1.0, 1.08883];
+const RGB_TO_XYZ = [[0.412453, 0.357580, 0.180423],
+                    [0.212671, 0.715160, 0.072169],
+                    [0.019334, 0.119193, 0.950227]];
+const XYZ_TO_RGB = invert3(RGB_TO_XYZ);
+const LAB_EPS = 0.008856, LAB_K = 7.787;          // the toe: t <= LAB_EPS is mapped to K t + 16/116
+const LAB_FEPS = LAB_K * LAB_EPS + 16.0 / 116.0;  // where the inverse switches back
+
+function invert3(m) {
+  const [[a, b, c], [d, e, g], [h, i, k]] = m;
+  const A = e * k - g * i, B = -(d * k - g * h), C = d * i - e * h;
+  const det = a * A + b * B + c * C;
+  return [[A / det, -(b * k - c * i) / det, (b * g - c * e) / det],
+          [B / det, (a * k - c * h) / det, -(a * g - c * d) / det],
+          [C / det, -(a * i - b * h) / det, (a * e - b * d) / det]];
+}
+
+const srgbToLinear = (c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+
+function linearToSrgb(c) {
+  c = Math.min(1, Math.max(0, c));
+  return c <= 0.0031308 ? c * 12.92 : 1.055 * c ** (1.0 / 2.4) - 0.055;
+}
+
+const labF = (t) => (t > LAB_EPS ? Math.cbrt(t) : LAB_K * t + 16.0 / 116.0);
+const labFinv = (t) => (t > LAB_FEPS ? t * t * t : (t - 16.0 / 116.0) / LAB_K);
+
+// 8-bit sRGB -> linear, once per value (the same numbers as srgbToLinear(v / 255))
+const LINEAR_U8 = Float64Array.from({ length: 256 }, (_, v) => srgbToLinear(v / 255.0));
+
+/** sRGB values -> linear: 8-bit arrays (Uint8Array / Uint8ClampedArray, 0..255) through the table,
+ *  anything else read as floats in [0, 1] (as lab.py's uint8 / float inputs). */
+function linearReader(rgb) {
+  return (rgb instanceof Uint8Array || rgb instanceof Uint8ClampedArray)
+    ? (i) => LINEAR_U8[rgb[i]] : (i) => srgbToLinear(rgb[i]);
+}
+
+/** Interleaved sRGB (uint8 0..255 or float 0..1, ...x3) -> Float32Array ...x3 CIE Lab, L in [0, 100]
+ *  (runtime/lab.py rgb_to_lab). */
+export function rgbToLab(rgb) {
+  const n = Math.floor(rgb.length / 3), lin = linearReader(rgb), M = RGB_TO_XYZ;
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    const r = lin(3 * i), g = lin(3 * i + 1), b = lin(3 * i + 2);
+    const fx = labF((M[0][0] * r + M[0][1] * g + M[0][2] * b) / LAB_WHITE[0]);
+    const fy = labF((M[1][0] * r + M[1][1] * g + M[1][2] * b) / LAB_WHITE[1]);
+    const fz = labF((M[2][0] * r + M[2][1] * g + M[2][2] * b) / LAB_WHITE[2]);
+    out[3 * i] = 116.0 * fy - 16.0;
+    out[3 * i + 1] = 500.0 * (fx - fy);
+    out[3 * i + 2] = 200.0 * (fy - fz);
+  }
+  return out;
+}
+
+/** Interleaved sRGB (uint8 or float, ...x3) -> Float32Array ... lightness L* in [0, 100]: it depends on
+ *  Y alone (runtime/lab.py rgb_to_l). */
+export function rgbToL(rgb) {
+  const n = Math.floor(rgb.length / 3), lin = linearReader(rgb), M = RGB_TO_XYZ[1];
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = 116.0 * labF(M[0] * lin(3 * i) + M[1] * lin(3 * i + 1) + M[2] * lin(3 * i + 2)) - 16.0;
+  }
+  return out;
+}
+
+/** Interleaved CIE Lab (...x3) -> Float32Array ...x3 sRGB in [0, 1], out-of-gamut colours clipped
+ *  (runtime/lab.py lab_to_rgb). */
+export function labToRgb(lab) {
+  const n = Math.floor(lab.length / 3), M = XYZ_TO_RGB;
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    const fy = (lab[3 * i] + 16.0) / 116.0;
+    const X = labFinv(fy + lab[3 * i + 1] / 500.0) * LAB_WHITE[0];
+    const Y = labFinv(fy) * LAB_WHITE[1];
+    const Z = labFinv(fy - lab[3 * i + 2] / 200.0) * LAB_WHITE[2];
+    for (let c = 0; c < 3; c++) out[3 * i + c] = linearToSrgb(M[c][0] * X + M[c][1] * Y + M[c][2] * Z);
+  }
+  return out;
+}
+
 // --------------------------------------------------------------------------- images in and out
 const f = Math.fround;
 
@@ -301,6 +391,14 @@ function inputHW(manifest) {
   if (typeof s === "number") return [s, s];
   if (!Array.isArray(s) || s.length !== 2) throw new Error(`manifest input.size must be [height, width], got ${JSON.stringify(s)}`);
   return [Number(s[0]), Number(s[1])];
+}
+
+/** The photo's channels in one model input (manifest input.channels): 3 for RGB / BGR, 1 for L (CIE L*). */
+export function inputChannels(manifest) {
+  const c = String((manifest.input || {}).channels || "RGB").toUpperCase();
+  if (c === "L") return 1;
+  if (c === "RGB" || c === "BGR") return 3;
+  throw new Error(`manifest input.channels must be one of RGB, BGR, L, got '${c}'`);
 }
 
 /** Extra input channels after RGB (manifest input.context): 3 for a thumbnail grid, 2 for position. */
@@ -357,11 +455,19 @@ export function outputIndex(manifest) {
 
 /**
  * uint8 HxWx3 -> float32 HxWx3 model values (x*(hi-lo)/d + lo - mean) / std, BGR swap; d = 255, or
- * with input.scale "max" the largest value of the whole image (rembg's x / max(x)).
+ * with input.scale "max" the largest value of the whole image (rembg's x / max(x)). input.channels
+ * "L": float32 HxWx1, the photo's CIE L* (`rgbToL`) / 100 mapped to [lo, hi], then (x - mean) / std.
  */
 export function normalize(rgb, n, manifest) {
   const inp = manifest.input;
   const [lo, hi] = inp.range || [0, 1];
+  if (inputChannels(manifest) === 1) {   // runtime/model.py normalize: L * f32((hi-lo)/100) + f32(lo)
+    const L = rgbToL(rgb.length === 3 * n ? rgb : rgb.subarray(0, 3 * n));
+    const a = f((hi - lo) / 100.0), b = f(lo), mean = f((inp.mean || [0])[0]), std = f((inp.std || [1])[0]);
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = f(f(f(f(L[i] * a) + b) - mean) / std);
+    return x;
+  }
   let div = 255.0;
   if (inputScale(manifest) === "max") {
     let mx = 0;
@@ -464,6 +570,9 @@ export async function loadModel(manifestUrl, opts = {}) {
   if (!OUTPUT_KINDS[manifest.output.kind]) throw new Error(`output kind '${manifest.output.kind}' has no plug-in in this page (known: ${Object.keys(OUTPUT_KINDS).join(", ")})`);
   // mode, scale and output index were checked by the schema; the tile must also fit the input size
   if (((manifest.inference || {}).mode || "resize") !== "resize") tileParams(manifest);
+  if (inputChannels(manifest) !== 3 && contextChannels(manifest)) {
+    throw new Error(`manifest ${manifestUrl}: input.context needs RGB / BGR input channels, not '${manifest.input.channels}'`);
+  }
   const [ih, iw] = inputHW(manifest);
   await ensureTF({ backend: opts.backend, vendor: opts.vendor, minTexture: Math.max(ih, iw) });
   const tf = getTF();
@@ -552,7 +661,42 @@ class ImageOutput {
   }
 }
 
-export const OUTPUT_KINDS = { alpha: AlphaOutput, image: ImageOutput };
+/**
+ * Colour for the photo's own lightness (runtime/model.py AbOutput): the model's 2 channels are CIE
+ * a*, b* (output.range [lo, hi] stands for output.units, e.g. [-1, 1] for [-128, 128]) at the model's
+ * resolution, upsampled bilinearly (Pillow "F", as resize_map) to the photo's size and joined to
+ * the photo's L* at full resolution -> ab (Float32Array HxWx2, Lab units) + image (Float32Array
+ * HxWx3 RGB in [0, 1]) + the photo (the input's alpha kept).
+ */
+class AbOutput {
+  static postprocess(raw, photo, spec) {
+    const { width: W, height: H } = photo, n = W * H;
+    if (raw.c !== 2) throw new Error(`output kind 'ab' needs 2 channels (a*, b*), the model gives shape [1, ${raw.h}, ${raw.w}, ${raw.c}]`);
+    const [lo, hi] = spec.range || [0, 1];
+    const [ulo, uhi] = spec.units || [lo, hi];
+    const k = f((uhi - ulo) / Math.max(hi - lo, 1e-12)), flo = f(lo), fulo = f(ulo);
+    const chans = [0, 1].map((c) => {
+      let ch = new Float32Array(raw.h * raw.w);
+      for (let i = 0; i < ch.length; i++) ch[i] = f(f(f(raw.data[i * 2 + c] - flo) * k) + fulo);
+      if (raw.h !== H || raw.w !== W) ch = resizeF32(ch, raw.w, raw.h, W, H);
+      return ch;
+    });
+    const L = rgbToL(photo.rgb);
+    const ab = new Float32Array(2 * n), lab = new Float32Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      ab[2 * i] = chans[0][i]; ab[2 * i + 1] = chans[1][i];
+      lab[3 * i] = L[i]; lab[3 * i + 1] = chans[0][i]; lab[3 * i + 2] = chans[1][i];
+    }
+    const img = labToRgb(lab), out = new Uint8ClampedArray(4 * n);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 3; c++) out[4 * i + c] = Math.trunc(f(f(img[3 * i + c] * 255.0) + 0.5));
+      out[4 * i + 3] = photo.alpha ? photo.alpha[i] : 255;
+    }
+    return { imageData: makeImageData(out, W, H), ab, image: img };
+  }
+}
+
+export const OUTPUT_KINDS = { alpha: AlphaOutput, image: ImageOutput, ab: AbOutput };
 
 export class Model {
   constructor(manifest, graph, url) {
@@ -564,7 +708,8 @@ export class Model {
     this.mode = (manifest.inference || {}).mode || "resize";
     this.inputSize = inputHW(manifest);
     this.context = (manifest.input || {}).context || null;
-    this.channels = 3 + contextChannels(manifest);
+    this.photoChannels = inputChannels(manifest);   // 3 (RGB / BGR) or 1 (L)
+    this.channels = this.photoChannels + contextChannels(manifest);
     this.scale = manifest.output.scale || 1;     // output pixels per input pixel
     this.timings = {};
   }
@@ -595,7 +740,7 @@ export class Model {
   async infer(photo, onProgress = () => {}) {
     const { rgb, width: W, height: H } = photo;
     const [th, tw] = this.inputSize;
-    const ctx = this.context, C_in = this.channels;
+    const ctx = this.context, C_in = this.channels, B = this.photoChannels;
     if (this.mode === "resize") {
       const small = (W === tw && H === th) ? rgb : resizeU8(rgb, W, H, 3, tw, th);
       let xin = normalize(small, th * tw, this.manifest);
@@ -632,8 +777,8 @@ export class Model {
         for (let i = 0; i < th; i++) {
           const sy = py.idx[y0 + i];
           for (let j = 0; j < tw; j++) {
-            const s = 3 * (sy * W + px.idx[x0 + j]), d = C_in * (i * tw + j);
-            tile[d] = x[s]; tile[d + 1] = x[s + 1]; tile[d + 2] = x[s + 2];
+            const s = B * (sy * W + px.idx[x0 + j]), d = C_in * (i * tw + j);
+            for (let c = 0; c < B; c++) tile[d + c] = x[s + c];
             // positions in the photo's own frame (padding lies outside [-1, 1]), as in Python
             if (ctx) fillContext(tile, d + 3, ctx, thumb, i, j, th, tw, y0 - py.before, x0 - px.before, H, W);
           }
@@ -668,9 +813,9 @@ export class Model {
   }
 
   /**
-   * Run on an ImageData / canvas / <img>; returns {imageData, mask | image, timings}:
+   * Run on an ImageData / canvas / <img>; returns {imageData, mask | image (+ ab), timings}:
    * alpha: mask Float32Array HxW in [0, 1] and the RGBA cut-out; image: Float32Array HxWx3 in
-   * [0, 1] and the photo (the input's alpha kept).
+   * [0, 1] and the photo (the input's alpha kept); ab: also ab, Float32Array HxWx2 (CIE a*, b*).
    */
   async predict(input, opts = {}) {
     const t0 = performance.now();
@@ -684,7 +829,7 @@ export class Model {
     return { imageData, ...outputs, timings: this.timings };
   }
 
-  /** Run on an ImageData / canvas / <img>; returns an ImageData (cut-out or retouched photo). */
+  /** Run on an ImageData / canvas / <img>; returns an ImageData (cut-out, retouched or colour photo). */
   async run(input, opts = {}) {
     return (await this.predict(input, opts)).imageData;
   }
