@@ -50,7 +50,10 @@ for _m in (MetricInfo("mae", "MAE", False), MetricInfo("max_f", "max F-measure",
            MetricInfo("psnr_y", "PSNR-Y", True, "dB", 1.0), MetricInfo("ssim_y", "SSIM-Y", True),
            MetricInfo("ab_mse", "ab MSE", False, "", 0.002),
            MetricInfo("colourfulness", "colourfulness", True, "", 5.0),
-           MetricInfo("colourfulness_ratio", "colourfulness / truth", True, "", 0.1)):
+           MetricInfo("colourfulness_ratio", "colourfulness / truth", True, "", 0.1),
+           MetricInfo("diversity_ratio", "diversity / real", True, "", 0.05),
+           MetricInfo("memorisation_ratio", "nearest-train distance / real", True, "", 0.05),
+           MetricInfo("kid", "KID", False, "", 0.01)):
     METRIC_INFO.register(_m.name, _m)
 
 
@@ -394,3 +397,57 @@ def sr_metrics(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray], borde
         sy.append(_ssim(yp, yt))
         prgb.append(_psnr(pc, tc))
     return {"psnr_y": float(np.mean(py)), "ssim_y": float(np.mean(sy)), "psnr": float(np.mean(prgb))}
+
+
+# --------------------------------------------------------------------------------------------
+# Image generation: mode collapse and memorisation (the document's DCGAN collapsed)
+# --------------------------------------------------------------------------------------------
+
+COLLAPSE_DIVERSITY = 0.5     # samples this much less diverse than real images: collapsed
+DUPLICATE_SHARE = 0.05       # or this share of sample pairs closer than the closest real pairs
+MEMORISED = 0.5              # samples this much closer to a training image than real test images are
+
+
+def thumbnails(images: Sequence[np.ndarray], side: int = 16) -> np.ndarray:
+    """N x (side*side*3) float64: each image box-averaged to ``side`` x ``side`` RGB in [0, 1], the
+    space the collapse detector measures distances in (layout and colour, not texture)."""
+    from PIL import Image
+    out = []
+    for im in images:
+        a = np.asarray(im)
+        a = a if a.dtype == np.uint8 else (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+        out.append(np.asarray(Image.fromarray(a[..., :3]).resize((side, side), Image.BOX), np.float64).ravel() / 255.0)
+    return np.stack(out)
+
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+def generation_metrics(samples: Sequence[np.ndarray], real: Sequence[np.ndarray],
+                       train: Sequence[np.ndarray] = ()) -> Dict[str, float]:
+    """The mode-collapse detector, on :func:`thumbnails`:
+
+    - ``diversity``: mean pairwise distance of the samples; ``diversity_ratio``: over the same for
+      the real images (1 = as varied as real art; a collapsed GAN draws near-copies: << 1);
+    - ``duplicate_share``: share of sample pairs closer than the 1st percentile of real pairs;
+    - with ``train``: ``memorisation_ratio``, the samples' median distance to their nearest
+      training image over the real (held-out) images' (<< 1: the generator reproduces training art);
+    - ``collapsed`` / ``memorising``: 1.0 when past the thresholds above (``COLLAPSE_DIVERSITY``,
+      ``DUPLICATE_SHARE``, ``MEMORISED``), else 0.0.
+    """
+    if len(samples) < 2 or len(real) < 2:
+        raise ValueError("the collapse detector needs at least two samples and two real images")
+    s, r = thumbnails(samples), thumbnails(real)
+    iu_s, iu_r = np.triu_indices(len(s), 1), np.triu_indices(len(r), 1)
+    ds, dr = pairwise_distances(s, s)[iu_s], pairwise_distances(r, r)[iu_r]
+    out = {"diversity": float(ds.mean()), "diversity_ratio": float(ds.mean() / max(dr.mean(), 1e-12)),
+           "duplicate_share": float((ds < np.percentile(dr, 1)).mean())}
+    out["collapsed"] = float(out["diversity_ratio"] < COLLAPSE_DIVERSITY or out["duplicate_share"] > DUPLICATE_SHARE)
+    if len(train):
+        t = thumbnails(train)
+        ns, nr = pairwise_distances(s, t).min(1), pairwise_distances(r, t).min(1)
+        out["memorisation_ratio"] = float(np.median(ns) / max(np.median(nr), 1e-12))
+        out["memorising"] = float(out["memorisation_ratio"] < MEMORISED)
+    return out

@@ -87,7 +87,8 @@ export default {
         "kind": {
           "type": "string",
           "enum": [
-            "image"
+            "image",
+            "latent"
           ],
           "description": "what the model takes: a photo ('image') or a noise vector ('latent')"
         },
@@ -229,6 +230,21 @@ export default {
           "minimum": 0,
           "description": "which engine output to read"
         },
+        "size": {
+          "type": [
+            "array",
+            "integer",
+            "null"
+          ],
+          "items": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "minItems": 2,
+          "maxItems": 2,
+          "minimum": 1,
+          "description": "fixed [height, width] of the output, for models without an input image (generators)"
+        },
         "name": {
           "type": "string",
           "description": "name of the output"
@@ -263,6 +279,7 @@ export default {
           "enum": [
             "pad",
             "resize",
+            "sample",
             "tile"
           ],
           "description": "how a photo becomes model inputs"

@@ -111,18 +111,26 @@ class CalibrationSet:
         imgs = np.stack([model_window(p, size, spec)[0] for p in paths]).astype(np.float32)
         return cls(folder, paths, imgs, pixel_grid(spec.input))
 
+    @classmethod
+    def from_latents(cls, spec: "ModelSpec", n: int = DEFAULT_CALIB_IMAGES, seed: int = 0) -> "CalibrationSet":
+        """A generator's calibration inputs: ``n`` latents of ``seed`` (``runtime/latent.py``)."""
+        from ..runtime.latent import latents
+        return cls(Path(f"latents-seed-{seed}"), [], latents(seed, n, int(spec.input.latent_dim)))
+
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.images)
 
     def nhwc(self) -> np.ndarray:
         return self.images
 
     def nchw(self) -> np.ndarray:
+        if self.images.ndim != 4:   # vectors (latents) have no layout
+            return self.images
         return np.ascontiguousarray(self.images.transpose(0, 3, 1, 2))
 
     def info(self) -> Dict[str, Any]:
         """The manifest's ``quantization.calibration`` block."""
-        return {"folder": str(self.folder), "images": len(self.paths)}
+        return {"folder": str(self.folder), "images": len(self.images)}
 
 
 def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: str = "image",

@@ -180,3 +180,24 @@ class ColourDataset(SeededAugment, Dataset):
         img = np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize((s, s), Image.BILINEAR))
         ab = rgb_to_lab(img)[..., 1:] / np.float32(AB_NORM)
         return to_input_tensor(img, self.inp), _chw(ab.astype(np.float32))
+
+
+class LatentImageDataset(SeededAugment, Dataset):
+    """Unconditional generation: (latent, real image). The latent is standard normal, drawn from
+    the sample's seeded stream (so a resumed run sees the same ones); the real image is resized to
+    ``size`` x ``size``, flipped at random in training, in [-1, 1] (the generator's tanh)."""
+
+    def __init__(self, paths, size: int, latent_dim: int, augment: bool = False) -> None:
+        self.paths, self.size, self.latent_dim, self.augment = list(paths), size, latent_dim, augment
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        rng = self.rng(i)
+        img = load_rgb(self.paths[i], (self.size, self.size))
+        if self.augment and rng.random() < 0.5:
+            img = img[:, ::-1]
+        z = rng.standard_normal(self.latent_dim).astype(np.float32)
+        y = np.ascontiguousarray(img, np.float32) / np.float32(127.5) - np.float32(1.0)
+        return torch.from_numpy(z), _chw(y)

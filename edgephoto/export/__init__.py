@@ -73,7 +73,8 @@ class ExportContext:
         # trained on crops and exported at the task's tile size
         tiled = task.spec.inference.mode in ("tile", "pad")
         self.size = int(size or (task.input_size if tiled else state.get("input_size") or task.input_size))
-        self.input_name = "image"
+        self.latent = task.spec.input.kind == "latent"   # a generator: its input is a noise vector
+        self.input_name = task.spec.input.name if self.latent else "image"
         self.output_name = task.spec.output.name
         self.onnx_stem = "model"
         self.calib_dir = Path(calib_dir)
@@ -88,13 +89,18 @@ class ExportContext:
         from .onnx import export_onnx
         t0 = time.time()
         ch = self.task.input_channels
+        shape = (1, ch, self.size, self.size) if not self.latent else (1, int(self.task.spec.input.latent_dim))
         p = export_onnx(self.module, self.size, self.work / f"{self.onnx_stem}.onnx",
-                        self.input_name, self.output_name, channels=ch)
-        self.progress(f"  onnx: traced fp32 graph at 1x{ch}x{self.size}x{self.size} ({time.time() - t0:.1f} s)")
+                        self.input_name, self.output_name, shape=shape)
+        self.progress(f"  onnx: traced fp32 graph at {'x'.join(map(str, shape))} ({time.time() - t0:.1f} s)")
         return p
 
     def _calibration(self):
         from ..compress.quantize import CalibrationSet
+        if self.latent:
+            c = CalibrationSet.from_latents(self.task.spec)
+            self.progress(f"  calibration: {len(c)} seeded latents")
+            return c
         c = CalibrationSet.from_folder(self.calib_dir, self.size, self.task.spec)
         self.progress(f"  calibration: {len(c)} images from {self.calib_dir}")
         return c
@@ -183,7 +189,8 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                             int8_method, size)
         pset = load_parity_set(task, data_root, ctx.size, parity_images)
         pset.reference = torch_outputs(ctx.module, pset.images)
-        pset.reference_metrics = task_metrics(task, pset.reference, pset.targets, pset.regions, pset.scale)
+        pset.reference_metrics = task_metrics(task, pset.reference, pset.targets, pset.regions, pset.scale) \
+            if pset.targets else {}
         progress(f"export {task.name}/{variant}: {checkpoint} ({state.get('arch')}, {params:,} params, "
                  f"input {ctx.size}); parity on {len(pset.images)} {pset.split} images; "
                  f"rows: {', '.join(s.key for s in specs)}")
@@ -207,7 +214,8 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                     macs = None
                 fpath = staging / spec.file
                 row_contract = replace(contract, input=replace(
-                    contract.input, name=ctx.input_name, layout=spec.layout, dtype=spec.input_dtype))
+                    contract.input, name=ctx.input_name, layout="NC" if ctx.latent else spec.layout,
+                    dtype=spec.input_dtype))
                 man: Dict[str, Any] = {
                     "version": 1, "task": task.name, "variant": variant, "arch": state.get("arch"),
                     "key": spec.key, "format": spec.format, "precision": spec.precision,

@@ -19,13 +19,14 @@ OPSET = 17
 
 
 def export_onnx(module, size: int, path: Path, input_name: str = "image",
-                output_name: str = "mask", channels: int = 3) -> Path:
-    """Trace ``module`` (normalized NCHW -> output NCHW) into an ONNX file with a static shape."""
+                output_name: str = "mask", channels: int = 3, shape=None) -> Path:
+    """Trace ``module`` (normalized NCHW -> output NCHW) into an ONNX file with a static shape
+    (``1 x channels x size x size``, or ``shape``, e.g. a generator's ``1 x latent``)."""
     import onnx
     import torch
 
     path = Path(path)
-    x = torch.zeros(1, channels, size, size)
+    x = torch.zeros(*shape) if shape else torch.zeros(1, channels, size, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the legacy (TorchScript) exporter is chosen on purpose
         with torch.no_grad():

@@ -67,6 +67,8 @@ def write_onnx2tf_sample(work_dir: Path, calib) -> Path:
     from ..data.folders import load_rgb
 
     paths = list(calib.paths)
+    if not paths:    # no images (a generator's latents): onnx2tf needs no sample for a vector input
+        return None
     paths = [paths[i % len(paths)] for i in range(20)]
     arr = np.stack([load_rgb(p, (128, 128)) for p in paths]).astype(np.float32) / 255.0
     out = Path(work_dir) / ONNX2TF_SAMPLE

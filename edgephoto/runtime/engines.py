@@ -72,6 +72,7 @@ class Engine:
     install_hint = ""
     heavy = False                      # never picked automatically when a light engine exists
     batches = False                    # run() takes N > 1 images at once (else one per call)
+    native_layout = "NHWC"             # how the format's converters lay out image tensors
 
     @classmethod
     def available(cls) -> bool:
@@ -86,7 +87,9 @@ class Engine:
     def __init__(self, path: str, threads: Optional[int] = None, layout: str = "NHWC") -> None:
         self.path = str(path)
         self.threads = int(threads) if threads else default_threads()
-        self.layout = layout
+        # a vector input (a generator's latent, layout NC) has no layout: its image outputs come in
+        # the format's own
+        self.layout = self.native_layout if layout.upper() == "NC" else layout
         try:
             self._open()
         except UserError:
@@ -208,6 +211,7 @@ _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tenso
 class OnnxRuntimeEngine(Engine):
     name = "onnxruntime"
     formats = ("onnx",)
+    native_layout = "NCHW"             # exported from PyTorch
     modules = ("onnxruntime",)
     install_hint = "pip install onnxruntime"
 

@@ -97,6 +97,28 @@ class ImageInput:
 INPUT_KINDS.register("image", ImageInput)
 
 
+class LatentInput:
+    """Input kind ``latent``: a generator's ``N x input.latent_dim`` noise, made from a seed by
+    :func:`edgephoto.runtime.latent.latents` (the same numbers in the browser). There is no photo
+    to normalize; ``Model.generate`` feeds it."""
+
+    @staticmethod
+    def batch(spec: "ModelSpec", seed: int, n: int, start: int = 0) -> np.ndarray:
+        from .latent import latents
+        if not spec.input.latent_dim:
+            raise ManifestError("manifest input kind 'latent' needs input.latent_dim")
+        return latents(seed, n, int(spec.input.latent_dim), start)
+
+    @staticmethod
+    def normalize(rgb: np.ndarray, inp: "InputSpec") -> np.ndarray:
+        raise UserError("this model generates images from a seed: it takes no photo (use generate)")
+
+    preprocess = normalize
+
+
+INPUT_KINDS.register("latent", LatentInput)
+
+
 # ------------------------------------------------------------------------------ global context
 def thumbnail(x: np.ndarray, grid: int) -> np.ndarray:
     """HxWxC float -> grid x grid x C block means; block i spans rows floor(i*H/grid) .. floor((i+1)*H/grid).
@@ -320,6 +342,21 @@ def mode_tile(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
 
 mode_tile.check = tile_params  # type: ignore[attr-defined]  # spec errors at load, not at predict
 MODES.register("pad", mode_tile)
+
+
+@MODES.register("sample")
+def mode_sample(model: "Model", photo: imageio.Photo) -> List[np.ndarray]:
+    """Generators: no photo goes in (``Model.generate`` feeds seeded latents instead)."""
+    raise UserError(f"the {model.task} model generates images from a seed and takes no photo: use "
+                    f"`edgephoto run {model.task} --n N --seed S -o DIR/` (Python: model.generate(n, seed))")
+
+
+def _check_sample(spec: "ModelSpec") -> None:
+    if spec.input.kind != "latent":
+        raise ManifestError(f"inference mode 'sample' needs input kind 'latent', the manifest says '{spec.input.kind}'")
+
+
+mode_sample.check = _check_sample  # type: ignore[attr-defined]
 
 
 def model_window(rgb: np.ndarray, spec: "ModelSpec") -> tuple:
@@ -585,6 +622,20 @@ class Model:
         t3 = time.perf_counter()
         result.timings = {"decode_s": t1 - t0, "infer_s": t2 - t1, "post_s": t3 - t2, "total_s": t3 - t0}
         return result
+
+    def generate(self, n: int, seed: int = 0, start: int = 0) -> List[np.ndarray]:
+        """A latent model's images for samples ``start .. start + n - 1`` of ``seed``: uint8 HxWx3
+        each (``output.range`` mapped to 0..255). The same seed gives the same images, in any
+        batch size and in the browser (:mod:`edgephoto.runtime.latent`)."""
+        if self.spec.input.kind != "latent":
+            raise UserError(f"the {self.task} model takes a photo, not a seed: use predict(photo)")
+        z = self.input_kind.batch(self.spec, seed, n, start)
+        raw = self.engine.run(z) if self.engine.batches else \
+            [np.concatenate(o) for o in zip(*(self.engine.run(z[i:i + 1]) for i in range(n)))]
+        y = selected_output(self, raw)
+        lo, hi = self.spec.output.range
+        y = np.clip((y.astype(np.float32) - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+        return [(img[..., :3] * 255.0 + 0.5).astype(np.uint8) for img in y]
 
     def run_raw(self, x: np.ndarray) -> List[np.ndarray]:
         """The engine on an already pre-processed NHWC float32 batch (for parity checks)."""

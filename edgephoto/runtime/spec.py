@@ -91,6 +91,8 @@ class OutputSpec:
     scale: int = field(default=1, metadata=_doc(
         "output pixels per input pixel along each side (4 for a 4x upscaler)", minimum=1))
     index: int = field(default=0, metadata=_doc("which engine output to read", minimum=0))
+    size: Optional[Tuple[int, int]] = field(default=None, metadata=_doc(
+        "fixed [height, width] of the output, for models without an input image (generators)"))
     name: str = field(default="output", metadata=_doc("name of the output"))
     meaning: str = field(default="", metadata=_doc("what a value means, for people"))
     units: Optional[Tuple[float, float]] = field(default=None, metadata=_doc(
@@ -129,6 +131,8 @@ class ModelSpec:
 
     def with_input_size(self, size: int | Tuple[int, int]) -> "ModelSpec":
         """The same contract at another model input size (a tiled model's tile follows it)."""
+        if self.input.kind == "latent":     # a generator's input is a vector: nothing to resize
+            return self
         hw = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
         inf = replace(self.inference, tile=hw) if self.inference.mode in ("tile", "pad") else self.inference
         return replace(self, input=replace(self.input, size=hw), inference=inf)

@@ -28,6 +28,8 @@ class Task:
     distill_temperatures: Sequence[float] = (2.0, 7.0)
     # the teacher's training recipe (edgephoto/train/recipes.py), e.g. "pix2pix" for a GAN teacher
     teacher_recipe: str = "supervised"
+    # the student's recipe when trained alone (a generator has no supervised loss: its GAN recipe)
+    student_recipe: str = "supervised"
     # the GAN recipes' settings: {"discriminator": arch, "gan_weight", "fm_weight", "l1_weight"}
     adversarial: Optional[Dict[str, Any]] = None
     # the teacher's training phases as (phase, fraction of the steps), for models with set_phase()

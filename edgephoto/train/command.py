@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--out needs a single --role")
         out = Path(args.out) if args.out else Path(args.runs) / args.task / role
         arch = args.arch or (task.teacher_arch if role == "teacher" else task.student_arch)
-        recipe = task.teacher_recipe if role == "teacher" else "supervised"
+        recipe = task.teacher_recipe if role == "teacher" else task.student_recipe
         if args.no_gan:
             from .recipes import RECIPES
             if RECIPES.get(recipe).adversarial:

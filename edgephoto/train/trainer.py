@@ -15,6 +15,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
@@ -221,13 +222,16 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                 loss, terms = recipe.loss(raw, x, y)
                 if loss is None:   # the recipe updated only its own networks (WGAN-GP's critic steps)
                     loss = torch.tensor(float(getattr(recipe, "last_loss", 0.0)))
+                    with warnings.catch_warnings():   # the schedule counts every step, updates or not
+                        warnings.simplefilter("ignore", UserWarning)
+                        sched.step()
                 else:
                     if not torch.isfinite(loss):
                         raise FloatingPointError(f"loss became {loss.item()} at step {step}")
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                sched.step()
+                    sched.step()
                 step += 1
                 seen += x.shape[0] * world
                 if is_main and (step % cfg.log_every == 0 or step == cfg.steps):
