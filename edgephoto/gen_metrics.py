@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def features(images: Union[Sequence[np.ndarray], np.ndarray], extractor: Extract
         for i in range(0, len(imgs), bs):
             chunk = []
             for im in imgs[i:i + bs]:
-                x = torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float() / 255.0
+                x = torch.from_numpy(np.array(im, np.uint8)).permute(2, 0, 1)[None].float() / 255.0
                 if tuple(x.shape[-2:]) != (side, side):
                     x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False,
                                       antialias=extractor.antialias)

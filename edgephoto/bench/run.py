@@ -134,17 +134,21 @@ def make_bench_photo(data: Path, task_name: str, out: Path, side: int = 1024) ->
     return out
 
 
-def probe(model_dir: Optional[str], image: Path, threads: int, runs: int, warmup: int, timeout: float = 900,
-          classical: Optional[str] = None) -> Dict[str, Any]:
+def probe(model_dir: Optional[str], image: Optional[Path], threads: int, runs: int, warmup: int,
+          timeout: float = 900, classical: Optional[str] = None,
+          generate: Optional[Tuple[int, int, Path]] = None) -> Dict[str, Any]:
     """Time a model directory (or, with ``classical=TASK``, the task's classical method at 1 numpy
-    thread) in a fresh process."""
+    thread) in a fresh process; ``generate=(n, side, dist)``: a generator's ``n`` images through its
+    chain to ``side`` px, per run."""
     repo = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     what = ["--classical", classical] if classical else ["--model", model_dir]
     if classical:
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "edgephoto.bench.probe", *what, "--image", str(image),
+    inp = ["--generate", str(generate[0]), "--side", str(generate[1]), "--dist", str(generate[2])] \
+        if generate else ["--image", str(image)]
+    cmd = [sys.executable, "-m", "edgephoto.bench.probe", *what, *inp,
            "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -155,6 +159,16 @@ def probe(model_dir: Optional[str], image: Path, threads: int, runs: int, warmup
         tail = " ".join((r.stderr or "").strip().splitlines()[-1:])[:300]
         return {"error": f"probe failed (exit {r.returncode}): {tail}"}
     return json.loads(lines[-1])
+
+
+def generator_quality(model_dir: str, data: Path, task_name: str, split: str = "test") -> Dict[str, Any]:
+    """A generator's samples through the runtime (``Task.sample_images``' seed and count), scored by
+    the task's collapse detector and KID against the split's real images."""
+    from ..tasks import get_task
+    task = get_task(task_name)
+    from ..tasks.generate import EVAL_SAMPLES, EVAL_SEED
+    samples = runtime.load(model_dir, threads=1).generate(EVAL_SAMPLES, EVAL_SEED)
+    return task.sample_metrics(samples, data, split)
 
 
 def quality(model_dir: str, data: Path, task_name: str, limit: Optional[int], split: str = "test") -> Dict[str, Any]:
@@ -315,6 +329,8 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[floa
             add("shipped_size_mb", b.get("shipped_size_mb"), row.get("size_mb"))
             med1 = ((row.get("latency") or {}).get("threads_1") or {}).get("median_s")
             add("latency_1024_s", b.get("latency_1024_s"), None if med1 is None else med1 * scale)
+            # a generator: generate_images at generate_side, the chain included
+            add("generate_s", b.get("generate_s"), None if med1 is None else med1 * scale)
         if runnable:
             add("peak_mem_mb", b.get("peak_mem_mb"), row.get("peak_mem_mb"))
             # optional quality floors: max_<metric> / min_<metric> for any metric the task reports
@@ -368,18 +384,24 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
                 row["error"] = f"no engine for {row['format']} installed"
                 log(f"{tag}: skipped, no engine for {row['format']}")
                 continue
-            photo = photos.get(row["task"]) or photos.setdefault(row["task"], bench_photo(data, row["task"], tmp))
+            latent = (m.get("input") or {}).get("kind") == "latent"   # a generator: no photo
+            b_row = resolve(budgets, target, row["task"])
+            gen = (int(b_row.get("generate_images", 100)), int(b_row.get("generate_side", 64)), dist) if latent else None
+            photo = None if latent else \
+                (photos.get(row["task"]) or photos.setdefault(row["task"], bench_photo(data, row["task"], tmp)))
             row["latency"] = {}
             for name, n in (("threads_1", 1), ("threads_all", n_all)):
                 if name == "threads_all" and n == 1:
                     row["latency"][name] = dict(row["latency"]["threads_1"])
                     continue
                 log(f"{tag}: latency, {n} thread(s), {warmup}+{runs} runs ...")
-                p = probe(row["dir"], photo, n, runs, warmup)
+                p = probe(row["dir"], photo, n, runs, warmup, generate=gen)
                 if "error" in p:
                     row.update(status="error", error=p["error"])
                     break
                 row["engine"] = p["engine"]
+                if latent:
+                    row.update(chain=p["chain"], chain_mb=p["chain_mb"], images=p["images"], side=p["side"])
                 row["latency"][name] = {k: p[k] for k in ("threads", "median_s", "p90_s", "runs",
                                                           "breakdown_median_s", "load_s")}
                 if n == 1:
@@ -387,10 +409,15 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
             if row["status"] == "error":
                 log(f"{tag}: error: {row['error']}")
                 continue
+            if latent and row.get("shipped") and row["key"] == b_row.get("ship_format") and not quick:
+                big = probe(row["dir"], None, 1, 1, 1, generate=(16, 1024, dist))   # reported, not judged
+                row["latency"]["generate_16_at_1024"] = {k: big[k] for k in ("median_s", "chain", "chain_mb")
+                                                         if k in big} or {"error": big.get("error")}
             log(f"{tag}: quality on the test split{f' (first {limit})' if limit else ''} ...")
+            task_data = data / row["task"] if (data / row["task"]).is_dir() else data
             try:
-                row["quality"] = quality(row["dir"], data / row["task"] if (data / row["task"]).is_dir() else data,
-                                         row["task"], limit)
+                row["quality"] = generator_quality(row["dir"], task_data, row["task"]) if latent else \
+                    quality(row["dir"], task_data, row["task"], limit)
             except UserError as e:
                 row["quality"] = None
                 row["notes"].append(f"quality not measured: {e}")

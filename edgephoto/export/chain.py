@@ -36,16 +36,17 @@ def run(args: argparse.Namespace) -> int:
 def _tile_upscaler(dist: Path, side: int, data: Path, progress: Callable[[str], None]) -> Optional[Path]:
     """An upscaler under ``dist`` whose tile is ``side``, of the shipped upscaler's format; exported
     from the shipped upscaler's checkpoint if missing. None when that cannot be done (one line says why)."""
-    from ..runtime import find_model, list_models
+    from ..runtime import find_model
     from ..runtime.manifest import load_manifest
+    from ..runtime.pipeline import upscaler_for
     from . import export_variant
 
     shipped = Path(find_model("upscale", dist))
     man = load_manifest(shipped)
     key = man["key"]
-    for m in list_models("upscale", dist):
-        if m["key"] == key and tuple(m["input"].get("size") or ()) == (side, side):
-            return Path(m["_dir"])
+    found = upscaler_for(side, dist)
+    if found != shipped or tuple(man["input"].get("size") or ()) == (side, side):
+        return found
     ck = Path((man.get("source") or {}).get("checkpoint", ""))
     if not ck.is_file() or not (data / "test").is_dir() and not (data / "val").is_dir():
         progress(f"chain: no {side}-px tile of the upscaler and cannot export one (checkpoint {ck or '?'}, data "
@@ -62,6 +63,33 @@ def _tile_upscaler(dist: Path, side: int, data: Path, progress: Callable[[str], 
     return ok[0].dir
 
 
+def _starter_upscaler(dist: Path, data: Path, progress: Callable[[str], None]) -> Optional[Path]:
+    """No upscaler under ``dist``: export the committed upscale starter weights in the upscaler's
+    ship format (built-in upscale data for calibration and parity first, when ``data`` has none)."""
+    from ..bench.budgets import load_budgets, resolve
+    from ..tasks import get_task
+    from ..weights import starter_path
+    from . import export_variant
+    from .command import mark_shipped
+
+    ck = starter_path("upscale")
+    if not ck.is_file():
+        progress(f"chain: no upscaler under {dist}/ and no starter weights ({ck}): 64 px only")
+        return None
+    if not (data / "test").is_dir():
+        progress(f"chain: writing a small built-in upscale set to {data} (calibration and parity)")
+        get_task("upscale").generate_builtin(data, sizes={"train": 32, "val": 8, "test": 16})
+    key = resolve(load_budgets(None), "default", "upscale")["ship_format"]
+    progress(f"chain: no upscaler under {dist}/: exporting the upscale starter weights ({key})")
+    res = export_variant("upscale", ck, "starter", out_root=dist, formats=[key], data_root=data, shipped=True,
+                         progress=lambda m: None)
+    if not res[0].ok:
+        progress(f"chain: the upscaler export failed ({res[0].reason}): 64 px only")
+        return None
+    mark_shipped(dist / "upscale", "starter")
+    return res[0].dir
+
+
 def write_generator_pipelines(dist: Path, upscale_data: Path, progress: Callable[[str], None] = print) -> List[Path]:
     from ..errors import UserError
     from ..runtime import find_model, load
@@ -74,9 +102,9 @@ def write_generator_pipelines(dist: Path, upscale_data: Path, progress: Callable
     try:
         up = Path(find_model("upscale", dist))
     except UserError:
-        progress(f"chain: {written[0]} written; no upscaler under {dist}/ for 256 and 1024 px "
-                 f"(`make export TASK=upscale WEIGHTS=starter`, then `edgephoto chain`)")
-        return written
+        up = _starter_upscaler(dist, upscale_data, progress)
+        if up is None:
+            return written
     first = _tile_upscaler(dist, side, upscale_data, progress) or up
     for steps in ([gen, first], [gen, first, up]):
         pipe = write_pipeline(steps, pipeline_path(dist, side * 4 ** (len(steps) - 1)))

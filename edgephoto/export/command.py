@@ -186,7 +186,7 @@ def run(args) -> int:
         print(f"fallback: {fallback_note}")
     after = getattr(task, "after_export", None)
     if after is not None and shipped:   # e.g. the generator's pipelines through the upscaler
-        after(Path(args.dist))
+        after(Path(args.dist), data)
     return 0
 
 

@@ -281,7 +281,8 @@ def _read_state_dict(path: Path) -> Dict[str, torch.Tensor]:
     return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
 
 
-def check_state_dict(state: Dict[str, torch.Tensor], model: nn.Module, path: Union[str, Path]) -> Dict[str, torch.Tensor]:
+def check_state_dict(state: Dict[str, torch.Tensor], model: nn.Module,
+                     path: Union[str, Path]) -> Dict[str, torch.Tensor]:
     """Missing / unexpected keys and wrong shapes as one line (``UserError``). Returns the
     state_dict with absent BatchNorm ``num_batches_tracked`` counters filled in (files written
     before PyTorch 0.4.1 have none; they do not affect inference)."""

@@ -171,6 +171,18 @@ def write_pipeline(model_dirs: Sequence[Union[str, Path]], out: Union[str, Path]
     return pipe
 
 
+def upscaler_for(side: int, dist: Union[str, Path] = "dist") -> Path:
+    """The shipped upscaler's variant whose tile is ``side`` (``edgephoto chain`` exports it: no
+    padding of a small image to a large tile), else the shipped upscaler itself."""
+    from . import find_model, list_models
+    shipped = Path(find_model("upscale", dist))
+    key = load_manifest(shipped)["key"]
+    for m in list_models("upscale", dist):
+        if m["key"] == key and tuple(m["input"].get("size") or ()) == (side, side):
+            return Path(m["_dir"])
+    return shipped
+
+
 def generator_chain(side: int, dist: Union[str, Path] = "dist", generator: Optional[Union[str, Path]] = None,
                     upscaler: Optional[Union[str, Path]] = None, engine: Optional[str] = None,
                     threads: Optional[int] = None) -> Pipeline:
@@ -182,10 +194,8 @@ def generator_chain(side: int, dist: Union[str, Path] = "dist", generator: Optio
         raise UserError(f"--size must be one of {', '.join(map(str, SIDES))}, got {side}")
     g = load(generator or find_model("generate", dist), engine=engine, threads=threads)
     steps, s = [g], step_output_side(g, None)
-    up_dir = None
     while s < side:
-        up_dir = up_dir or upscaler or find_model("upscale", dist)
-        up = load(up_dir, engine=engine, threads=threads)
+        up = load(upscaler or upscaler_for(s, dist), engine=engine, threads=threads)
         steps.append(up)
         s = step_output_side(up, s)
     if s != side:

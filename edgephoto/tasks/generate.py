@@ -141,15 +141,16 @@ class GenerateTask(Task):
         """KID of the samples against real art, on the feature network ``gen_metrics`` loads
         (none installed: {})."""
         try:
-            from .. import gen_metrics
+            from ..gen_metrics import kid_report
         except ImportError:
             return {}
-        return gen_metrics.kid_report(samples, real)
+        return kid_report(samples, real)
 
-    def after_export(self, dist: Path) -> None:
-        """The pipelines of 64, 256 and 1024 px (``edgephoto chain``)."""
+    def after_export(self, dist: Path, data: Path) -> None:
+        """The pipelines of 64, 256 and 1024 px (``edgephoto chain``); the upscaler's data is
+        ``upscale/`` beside this task's data folder (``data/upscale`` for ``data/generate``)."""
         from ..export.chain import write_generator_pipelines
-        write_generator_pipelines(Path(dist), Path("data") / "upscale")
+        write_generator_pipelines(Path(dist), Path(data).resolve().parent / "upscale")
 
     def metrics(self, preds: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> Dict[str, float]:
         out = generation_metrics(list(preds), list(targets))
@@ -172,7 +173,8 @@ TASKS.register("generate", GenerateTask(
     budgets={
         "ship_format": "onnx_fp32",
         "shipped_size_mb": 20.0,
-        "generate_100_at_256_s": 25.0,   # 100 images at 256x256, the chain included, 1 thread
+        # a run of generate_images at generate_side px, the chain (generator + upscalers) included, 1 thread
+        "generate_images": EVAL_SAMPLES, "generate_side": 256, "generate_s": 25.0,
         "peak_mem_mb": 600,
     },
     teacher_recipe="wgan_gp",
