@@ -284,3 +284,35 @@ def evaluate(real_images: Union[Sequence[np.ndarray], np.ndarray], fake_images: 
                               "kid_subsets": int(subsets), "kid_subset_size": int(min(subset_size, len(rf), len(ff)))}
     out.update(extractor.record())
     return out
+
+
+# ---------------------------------------------------------------- the bench's and training's KID
+ARTFEAT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "artfeat.pt"   # committed, trained here
+_DEFAULT: Dict[str, Extractor] = {}
+
+
+def default_extractor() -> Optional[Extractor]:
+    """The Inception file of ``EDGEPHOTO_INCEPTION`` when set, else the committed artfeat weights
+    (None when neither exists); loaded once per process."""
+    key = os.environ.get(ENV_INCEPTION) or str(ARTFEAT_WEIGHTS)
+    if key not in _DEFAULT:
+        if not os.environ.get(ENV_INCEPTION) and not ARTFEAT_WEIGHTS.is_file():
+            return None
+        _DEFAULT[key] = load_extractor(artfeat_path=None if os.environ.get(ENV_INCEPTION) else ARTFEAT_WEIGHTS)
+    return _DEFAULT[key]
+
+
+def kid_report(samples: Sequence[np.ndarray], real: Sequence[np.ndarray],
+               extractor: Optional[Extractor] = None) -> Dict[str, object]:
+    """What the generate task reports beside the collapse detector: ``kid`` (mean), ``kid_std``,
+    ``fid`` (Inception only), ``kid_features`` and ``kid_comparable`` (False: artfeat's features,
+    not comparable to published numbers). {} when no feature network is available."""
+    ext = extractor or default_extractor()
+    if ext is None:
+        return {}
+    r = evaluate(real, samples, ext, subsets=50)
+    out: Dict[str, object] = {"kid": float(r["kid"]), "kid_std": float(r["kid_std"]),
+                              "kid_features": ext.name, "kid_comparable": float(ext.comparable_to_published)}
+    if r.get("fid") is not None:
+        out["fid"] = float(r["fid"])
+    return out

@@ -71,7 +71,9 @@ def select_shipped(task_name: str, runs: Path, data_root: Path, size_budget_mb: 
     fits = {k: v for k, v in cands.items() if v["int8_mb_estimate"] <= size_budget_mb} or cands
     info = metric_info(task.primary_metric)
     # best first; ties (to 1e-6) go to the smaller model, then the name, so the order is stable
-    ranked = sorted(fits, key=lambda k: (round(info.sort_key(fits[k][task.primary_metric]), 6),
+    # a task may put conditions first (generation: a variant that collapses or memorises ranks last)
+    first = getattr(task, "selection_penalty", lambda m: 0.0)
+    ranked = sorted(fits, key=lambda k: (first(fits[k]), round(info.sort_key(fits[k][task.primary_metric]), 6),
                                          fits[k]["params"], k))
     shipped = ranked[0]
     classical = classical_scores(task, data_root, "val")
