@@ -11,8 +11,10 @@ from edgephoto.runtime.model import normalize
 from edgephoto.runtime.model import model_window
 from edgephoto.tasks import TASKS, get_task
 
+PHOTO_TASKS = [n for n in TASKS.names() if get_task(n).spec.input.kind == "image"]   # not generators
 
-@pytest.mark.parametrize("task_name", TASKS.names())
+
+@pytest.mark.parametrize("task_name", PHOTO_TASKS)
 @pytest.mark.parametrize("hw", [(40, 50), (300, 500), (1000, 200)])
 def test_model_window_holds_the_photo_at_native_resolution(task_name, hw):
     spec = get_task(task_name).spec
@@ -27,7 +29,7 @@ def test_model_window_holds_the_photo_at_native_resolution(task_name, hw):
     np.testing.assert_array_equal(win[wy:wy + h, wx:wx + w, :3], normalize(rgb, spec.input)[py:py + h, px:px + w])
 
 
-@pytest.mark.parametrize("task_name", TASKS.names())
+@pytest.mark.parametrize("task_name", PHOTO_TASKS)
 def test_pixel_grid_quantizes_every_pixel_exactly(task_name):
     inp = get_task(task_name).spec.input
     grid = pixel_grid(inp)
@@ -44,3 +46,6 @@ def test_mean_half_has_no_grid_and_upscale_has_one():
     assert pixel_grid(InputSpec(mean=(0.5,) * 3, std=(0.5,) * 3)) is None
     assert pixel_grid(InputSpec(mean=(0.0,) * 3, std=(1.0,) * 3)) == pytest.approx((1 / 255, 0))
     assert pixel_grid(get_task("upscale").spec.input) == pytest.approx((2 / 255, 128))
+    # no uint8 grid for a lightness channel (L* / 100) or a latent
+    assert pixel_grid(InputSpec(channels="L", mean=(0.0,), std=(1.0,))) is None
+    assert pixel_grid(get_task("generate").spec.input) is None

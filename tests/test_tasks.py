@@ -45,7 +45,16 @@ def test_task_smoke_data_train_export_run(name, tmp_path):
     _run("export", "--task", name, "--checkpoint", ckpt, "--variant", "smoke", "--formats", "onnx_fp32",
          "--dist", dist, "--data", data, "--parity-images", 2, "--size", SIZE, cwd=tmp_path)
     model = runtime.load(dist / name / "smoke" / "onnx_fp32", threads=1)
-    assert model.spec.output == task.spec.output and model.spec.input.hw == (SIZE, SIZE)
+    assert model.spec.output == task.spec.output
+    if task.spec.input.kind == "latent":      # a generator: seeded images of the output's size
+        images = model.generate(3, seed=5)
+        assert [im.shape for im in images] == [tuple(task.spec.output.size) + (3,)] * 3
+        assert all(im.dtype == np.uint8 for im in images)
+        assert np.array_equal(images[2], model.generate(1, seed=5, start=2)[0])
+        with pytest.raises(runtime.UserError, match="takes no photo"):
+            model.predict(np.zeros((40, 40, 3), np.uint8))
+        return
+    assert model.spec.input.hw == (SIZE, SIZE)
 
     photo = (np.random.RandomState(0).rand(50, 70, 3) * 255).astype(np.uint8)   # not the model's size
     res = model.predict(photo)

@@ -76,7 +76,8 @@ def pixel_grid(inp: "InputSpec") -> Optional[tuple]:
     input moves each pixel by half a level, alternately up and down; a 4x upscaler sharpens that
     into 0.37 dB of PSNR-Y (measured on the real test split). Mean 128/255 puts them on the grid.
     """
-    if inp.context or inp.scale != "255" or len(set(inp.mean)) != 1 or len(set(inp.std)) != 1:
+    if inp.kind != "image" or inp.channels == "L" or inp.context or inp.scale != "255" \
+            or len(set(inp.mean)) != 1 or len(set(inp.std)) != 1:
         return None
     lo, hi = inp.range
     k = (hi - lo) / 255.0
