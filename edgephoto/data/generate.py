@@ -46,19 +46,27 @@ def write_pairs(root: Path, make: MakePair, sizes: Dict[str, int], dirs: Tuple[s
             ip, tp = in_dir / f"{stem}{exts[0]}", tg_dir / f"{stem}{exts[1]}"
             if not (ip.exists() and tp.exists()):
                 jobs.append((seed, split, i, str(ip), str(tp)))
-        done = n - len(jobs)
-        if workers > 1 and len(jobs) > 16:
-            with ProcessPoolExecutor(workers) as pool:
-                for _ in pool.map(write, jobs, chunksize=8):
-                    done += 1
-                    if progress:
-                        progress(split, done, n)
-        else:
-            for job in jobs:
-                write(job)
+        run_jobs(write, jobs, split, n, progress, workers)
+    return dict(sizes)
+
+
+def run_jobs(write: Callable, jobs: list, split: str, n: int,
+             progress: Callable[[str, int, int], None] | None = None, workers: int | None = None) -> None:
+    """``write(job)`` for every job, in ``workers`` processes when there are enough of them;
+    ``progress(split, done, n)`` counts the ``n - len(jobs)`` samples already on disk as done."""
+    workers = workers or os.cpu_count() or 1
+    done = n - len(jobs)
+    if workers > 1 and len(jobs) > 16:
+        with ProcessPoolExecutor(workers) as pool:
+            for _ in pool.map(write, jobs, chunksize=8):
                 done += 1
                 if progress:
                     progress(split, done, n)
-        if progress and not jobs:
-            progress(split, n, n)
-    return dict(sizes)
+    else:
+        for job in jobs:
+            write(job)
+            done += 1
+            if progress:
+                progress(split, done, n)
+    if progress and not jobs:
+        progress(split, n, n)

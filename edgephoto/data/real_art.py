@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -39,6 +38,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from .generate import run_jobs
 from .real_sources import SourceFile, load_photo, real_sources, sample_rng, split_files, write_manifest
 
 SPLIT_SIZES = {"train": 3000, "val": 100, "test": 200}
@@ -137,21 +137,7 @@ def write_styled_images(root: Path, make: MakeImage, style_of: StyleOf, sizes: D
         for d in dirs:
             d.mkdir(parents=True, exist_ok=True)
         jobs = [(seed, split, i, str(p)) for i, p in enumerate(paths) if not p.exists()]
-        done = n - len(jobs)
-        if workers > 1 and len(jobs) > 16:
-            with ProcessPoolExecutor(workers) as pool:
-                for _ in pool.map(write, jobs, chunksize=8):
-                    done += 1
-                    if progress:
-                        progress(split, done, n)
-        else:
-            for job in jobs:
-                write(job)
-                done += 1
-                if progress:
-                    progress(split, done, n)
-        if progress and not jobs:
-            progress(split, n, n)
+        run_jobs(write, jobs, split, n, progress, workers)
         c: Dict[str, int] = {}
         for p in paths:
             c[p.parent.name] = c.get(p.parent.name, 0) + 1
