@@ -238,7 +238,7 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and "required: --task" in r.stderr
     r = subprocess.run([sys.executable, "-m", "edgephoto", "data", "--task", "mate"], capture_output=True,
                        text=True, cwd=REPO, timeout=120)
-    assert r.returncode == 2 and "unknown task 'mate' (known: colorize, deblur, matte, retouch, upscale)" in r.stderr
+    assert r.returncode == 2 and "unknown task 'mate' (known: colorize, deblur, generate, matte, retouch, upscale)" in r.stderr
     assert r.stderr.strip().count("\n") == 0
 
 

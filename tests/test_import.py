@@ -187,7 +187,7 @@ def test_web_normalize_scale_max_matches_python(tmp_path):
 
 @pytest.mark.parametrize("argv,needle", [
     (["import", "/no/such/model.onnx", "--task", "matte", "--name", "x"], "file not found: /no/such/model.onnx"),
-    (["import", "{onnx}", "--task", "sr", "--name", "x"], "unknown task 'sr' (known: colorize, deblur, matte, retouch, upscale)"),
+    (["import", "{onnx}", "--task", "sr", "--name", "x"], "unknown task 'sr' (known: colorize, deblur, generate, matte, retouch, upscale)"),
     (["import", "{junk}", "--task", "matte", "--name", "x"], "is not an ONNX model"),
     (["import", "{onnx}", "--task", "matte", "--name", "x", "--output-index", "2"], "output index 2 is out of range"),
     (["import", "{onnx}", "--task", "matte", "--name", "x", "--size", "64"], "does not match the model's input"),
