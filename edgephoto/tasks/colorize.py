@@ -198,6 +198,12 @@ TASKS.register("colorize", ColorizeTask(
     card_caveat="about 400 source photographs (animals, monuments, landscapes, tools): colours of things "
                 "it has not seen (clothes, cars, signs) are guesses, and an ambiguous object gets a muted "
                 "average colour. The global branch is trained here, not a pretrained Inception-ResNet-v2.",
+    card_reproduce="make fetch                                   # real photos (cached in sources/)\n"
+                   "edgephoto data --task colorize --out data/colorize-real6k --train 6000 --val 50\n"
+                   "edgephoto train --task colorize --role student --profile starter --steps 4000 \\\n"
+                   "    --data data/colorize-real6k --runs starter_runs --threads 1   # colornet_s, rebalanced MSE, 128 px\n"
+                   "python -m edgephoto.weights.publish starter_runs/colorize/student/ckpt.pt --task colorize \\\n"
+                   "    --data data/colorize-real6k",
     profiles={
         "smoke": {r: dict(size=32) for r in ("teacher", "student", "distill")},
         "demo": {"teacher": dict(steps=150, batch=8, lr=1e-3, size=96),

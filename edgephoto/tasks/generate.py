@@ -195,6 +195,12 @@ TASKS.register("generate", GenerateTask(
     card_caveat="trained on a few hundred artworks on 2 CPU cores: samples are painterly textures and "
                 "colour layouts more than recognisable subjects. Checked for mode collapse and memorisation "
                 "per checkpoint (README).",
+    card_reproduce="make fetch                                   # includes the art sources (gcompris-art, wesnoth-art)\n"
+                   "edgephoto data --task generate --out data/generate-real --train 3000 --val 100 --test 200\n"
+                   "edgephoto train --task generate --role student --profile starter --steps 6000 --batch 32 \\\n"
+                   "    --eval-every 500 --data data/generate-real --runs starter_runs --threads 1   # WGAN-GP\n"
+                   "python -m edgephoto.weights.publish starter_runs/generate/student/ckpt.pt --task generate \\\n"
+                   "    --data data/generate-real",
     profiles={
         "smoke": {r: dict(size=64, batch=4) for r in ("teacher", "student", "distill")},
         "demo": {"teacher": dict(steps=100, batch=16, lr=2e-4, size=64),
