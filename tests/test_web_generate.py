@@ -279,3 +279,74 @@ def test_node_chain_refusals_are_pythons_one_line_messages(gen_dist, page_index,
     info = _refusal(tmp_path, dict(doc, steps=[g_step, u_step]), "ok.json", n=101)   # a valid chain; the count is refused
     assert info["error"] == str(e.value) and info["stage"] == "generate" and "\n" not in info["error"]
     assert not (tmp_path / "gen.rgba").exists()
+
+
+# ------------------------------------------------------------------------------ headless Chromium
+@pytest.fixture(scope="module")
+def gen_served(gen_dist, tmp_path_factory):
+    """The page as `make web` serves it (web/ + vendor/ beside dist/), dist/ being the fixture's."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    from test_web import NODE_MODULES, VENDOR, _Quiet
+    root = tmp_path_factory.mktemp("gen_web_root")
+    (root / "web" / "vendor").mkdir(parents=True)
+    for f in WEB.iterdir():
+        if f.is_file() and f.suffix in (".js", ".html", ".css") and f.name != "package-lock.json":
+            shutil.copy(f, root / "web" / f.name)
+    for v in VENDOR:
+        shutil.copy(NODE_MODULES / v, root / "web" / "vendor" / Path(v).name)
+    (root / "dist").symlink_to(gen_dist, target_is_directory=True)
+    _run([sys.executable, WEB / "make_index.py", "--dist", root / "dist", "--out", root / "web" / "models.json"])
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def _browser(url: str, out: Path, *extra) -> dict:
+    from test_web import CHROMIUM, _browser_ready
+    _browser_ready()
+    out.mkdir(exist_ok=True)
+    p = subprocess.run([str(c) for c in (_node(), WEB / "browser-check.mjs", url, "-", out, "--chromium", CHROMIUM,
+                                         *extra)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    lines = p.stdout.strip().splitlines()
+    assert p.returncode == 0 and lines, f"browser check failed:\n{p.stdout[-4000:]}\n{p.stderr[-3000:]}"
+    return json.loads(lines[-1])
+
+
+def test_generate_section_in_headless_chromium(gen_dist, gen_served, tmp_path):
+    """The editor's Generate section: 2 images of seed 7 at 256 px are the Python pipeline's (within
+    the browser backend's tolerance), the selected one and the contact sheet save as PNGs, 101 is
+    refused with the runtime's line; without a generator in models.json every control is disabled
+    and the section says why."""
+    from PIL import Image
+
+    from edgephoto.runtime.pipeline import contact_sheet, load_pipeline
+    from test_web import U8_TOL_BROWSER
+    r = _browser(f"{gen_served}/web/index.html", tmp_path / "b", "--generate", "256:2:7")
+    g, run = r["generate"], r["generateRun"]
+    print(f"browser generate: {r['backendLabel']}; {run['status']}")
+    assert not g["disabled"]["generate"] and g["sizes"] == [64, 256, 1024] and "ready" in g["message"]
+    assert "at most 100 images per generation run, asked for 101" in run["refused"]
+    assert run["sizes"] == [[256, 256]] * 2 and "2 image(s) of seed 7 at 256x256" in run["message"]
+    ref = load_pipeline(gen_dist / "pipelines/generate-256.json", threads=1).generate(2, 7)
+    imgs = [np.frombuffer((tmp_path / "b" / f"gen-{i}.rgba").read_bytes(), np.uint8).reshape(256, 256, 4)
+            for i in range(2)]
+    d = max(int(np.abs(im[..., :3].astype(int) - rf).max()) for im, rf in zip(imgs, ref))
+    tol = _tolerance(gen_dist / "generate/fixture/tfjs_fp16", gen_dist / "upscale/fixture-tile64/tfjs_fp16")
+    print(f"browser generate 256: max abs {d} vs the Python pipeline (onnx_fp32), tolerance "
+          f"{max(tol, U8_TOL_BROWSER)}")
+    assert d <= max(tol, U8_TOL_BROWSER) and all((im[..., 3] == 255).all() for im in imgs)
+    saved, sheet = Image.open(run["saved"]), Image.open(run["sheet"])
+    assert Path(run["saved"]).name == "seed7_000_256px.png" and saved.format == "PNG" and saved.size == (256, 256)
+    assert np.array_equal(np.asarray(saved.convert("RGBA")), imgs[0])
+    assert Path(run["sheet"]).name == "seed7_contact_sheet_256px.png"
+    assert sheet.size == contact_sheet([im[..., :3] for im in imgs]).size
+
+    empty = _browser(f"{gen_served}/web/index.html?index=no-such-index.json", tmp_path / "e")["generate"]
+    assert all(empty["disabled"].values()) and empty["sizes"] == [], empty
+    assert "Generate is not available: models.json lists no art generator" in empty["message"]

@@ -1,10 +1,13 @@
-// The edgephoto editor page: upload, remove background, auto retouch, upscale x4, deblur, colorize, adjustments, save.
+// The edgephoto editor page: upload, remove background, auto retouch, upscale x4, deblur, colorize, adjustments, save;
+// and "Generate art": seeded paintings from the art generator (64 px, 256 / 1024 through the 4x upscaler).
 // Everything runs in the browser (TF.js, vendored by `make web`); see edgephoto.js for the models.
 //
 // URL parameters: <task>=<manifest URL> for matte, retouch, upscale, deblur, colorize (default: the shipped tfjs_fp16
-// bundles listed in models.json, written by `make web`), backend=webgl|wasm|cpu, vendor=<URL of
-// the TF.js files>, index=<URL of the model index>.
-import { loadModel, ensureTF, backendName, getTF, toPhoto, downscale, makeImageData } from "./edgephoto.js";
+// bundles listed in models.json, written by `make web`), generate-<side>=<pipeline file URL> for 64, 256, 1024
+// (default: the pipelines listed in models.json), backend=webgl|wasm|cpu, vendor=<URL of the TF.js files>,
+// index=<URL of the model index>.
+import { loadModel, loadPipeline, ensureTF, backendName, getTF, toPhoto, downscale, makeImageData, checkCount,
+         contactSheet, GENERATE_SIDES, MAX_IMAGES } from "./edgephoto.js";
 import { adjust, MAX_AT_ONCE } from "./edgephoto-adjust.js";
 
 export const MAX_UPLOAD_MB = 35;   // edgephoto/runtime/imageio.py
@@ -28,6 +31,16 @@ const state = {
   pending: null,    // an over-size upload waiting for "downscale"
   models: {},       // task -> Promise<Model>
   timings: {},
+  gen: {
+    pipelines: {},  // side -> pipeline file URL (models.json, or generate-<side>=)
+    loaded: {},     // side -> Promise<Pipeline>
+    cache: new Map(),   // step manifest URL -> Promise<Model>: steps shared by the sides load once
+    canvases: [],   // the generated images (their canvases hold the pixels: opaque, so read back exactly)
+    selected: -1,
+    seed: 0, side: 0,
+    running: null,  // the AbortController of a run
+    ready: false,   // the index was read
+  },
 };
 
 function message(text, ok = false) {
@@ -46,6 +59,13 @@ function updateButtons() {
   $("adjust").disabled = !has || !anyAdj;
   $("save").disabled = !has || !state.result;
   $("file").disabled = state.busy;
+  const g = state.gen, any = Object.keys(g.pipelines).length > 0;
+  for (const id of ["gen-seed", "gen-count", "gen-size"]) $(id).disabled = !any || state.busy;
+  $("generate").disabled = !any || state.busy || !g.pipelines[$("gen-size").value];
+  $("gen-stop").disabled = !g.running;
+  $("gen-save").disabled = state.busy || g.selected < 0;
+  $("gen-edit").disabled = state.busy || g.selected < 0;
+  $("gen-sheet").disabled = state.busy || !g.canvases.length;
 }
 
 function draw(canvas, img) {
@@ -133,13 +153,17 @@ function onDownscale() {
 // --------------------------------------------------------------------------------------- models
 let indexPromise = null;
 
-async function manifestUrl(task) {
-  if (params.get(task)) return params.get(task);
+function modelIndex() {
   if (!indexPromise) {
     indexPromise = fetch(params.get("index") || "models.json").then((r) => (r.ok ? r.json() : { models: [] }))
       .catch(() => ({ models: [] }));
   }
-  const idx = await indexPromise;
+  return indexPromise;
+}
+
+async function manifestUrl(task) {
+  if (params.get(task)) return params.get(task);
+  const idx = await modelIndex();
   const mine = (idx.models || []).filter((m) => m.task === task);
   const rank = (m) => (m.shipped ? 0 : 10) + (m.key === "tfjs_fp16" ? 0 : 1);
   mine.sort((a, b) => rank(a) - rank(b));
@@ -174,7 +198,7 @@ function showBackend() {
   $("backend").textContent = `TF.js ${tf.version_core || ""} backend: ${backendName()}${extra}`;
 }
 
-async function busy(label, fn) {
+async function busy(label, fn, report = message) {
   state.busy = true;
   updateButtons();
   progress(0);
@@ -187,7 +211,7 @@ async function busy(label, fn) {
     progress(1);
   } catch (e) {
     status(`${label} failed: ${e.message}`);
-    message(`${label} failed: ${e.message}`);
+    report(`${label} failed: ${e.message}`);
     console.error(e);
   } finally {
     state.busy = false;
@@ -250,6 +274,140 @@ function onReset() {
   updateButtons();
 }
 
+// -------------------------------------------------------------------------------- generate art
+function genMessage(text, error = false) {
+  $("gen-message").textContent = text;
+  $("gen-message").className = error ? "error" : "";
+}
+
+/** The generator pipelines of models.json (web/make_index.py) or the generate-<side>= parameters. */
+async function setupGenerate() {
+  const idx = await modelIndex();
+  const g = state.gen;
+  for (const p of idx.pipelines || []) if (p.task === "generate" && GENERATE_SIDES.includes(p.side)) g.pipelines[p.side] = p.url;
+  for (const side of GENERATE_SIDES) if (params.get(`generate-${side}`)) g.pipelines[side] = params.get(`generate-${side}`);
+  g.ready = true;
+  const sides = GENERATE_SIDES.filter((s) => g.pipelines[s]);
+  for (const opt of $("gen-size").options) {
+    const ok = !!g.pipelines[opt.value];
+    opt.disabled = !ok;
+    opt.textContent = `${opt.value} x ${opt.value}${ok ? "" : " (not available)"}`;
+  }
+  if (!sides.length) {
+    const why = (idx.pipelines_skipped || []).map((s) => s.reason)[0];
+    genMessage("Generate is not available: models.json lists no art generator (export one with " +
+               "`make export TASK=generate` including tfjs_fp16, then run `make web`)" + (why ? `. ${why}` : "."), true);
+  } else {
+    $("gen-size").value = String(sides.includes(256) ? 256 : sides[0]);
+    const missing = GENERATE_SIDES.filter((s) => !g.pipelines[s]);
+    genMessage(`Art generator ready: ${sides.join(", ")} px` + (missing.length ? ` (${missing.join(", ")} px need ` +
+               "the upscaler's TF.js bundle)" : "") + `. At most ${MAX_IMAGES} images per run.`);
+  }
+  updateButtons();
+}
+
+function getPipeline(side) {
+  const g = state.gen;
+  if (!g.loaded[side]) {
+    g.loaded[side] = loadPipeline(g.pipelines[side], {
+      backend: params.get("backend") || undefined,
+      vendor: params.get("vendor") ? new URL(params.get("vendor"), location.href).href : undefined,
+      onProgress: (p) => progress(p), cache: g.cache,
+    }).then((pipe) => { showBackend(); return pipe; });
+    g.loaded[side].catch(() => { delete g.loaded[side]; });
+  }
+  return g.loaded[side];
+}
+
+function selectGenerated(i) {
+  const g = state.gen;
+  g.selected = i;
+  g.canvases.forEach((c, k) => c.classList.toggle("selected", k === i));
+  updateButtons();
+}
+
+function generatedImage(i) {
+  const c = state.gen.canvases[i];
+  return c.getContext("2d").getImageData(0, 0, c.width, c.height);
+}
+
+async function onGenerate() {
+  const g = state.gen;
+  const side = Number($("gen-size").value), seed = Number($("gen-seed").value), n = Number($("gen-count").value);
+  await busy("Generate", async () => {
+    checkCount(n);   // the runtime's one line (at most MAX_IMAGES) before anything loads
+    const fresh = !g.loaded[side];
+    const t0 = performance.now();
+    status(`Generate: loading the ${side} px pipeline ...`);
+    const pipe = await getPipeline(side);
+    const loaded = fresh ? `pipeline loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s, ` : "";
+    g.canvases = []; g.selected = -1; g.seed = seed; g.side = side;
+    const grid = $("gen-grid");
+    grid.replaceChildren();
+    $("gen-view").classList.remove("hidden");
+    $("gen-caption").textContent = `Generated: seed ${seed}, ${side}x${side} (${pipe.describe()}); click one to select it`;
+    g.running = new AbortController();
+    updateButtons();
+    status(`Generate: ${n} image(s) of seed ${seed} at ${side} px on ${backendName()} ...`);
+    const t1 = performance.now();
+    try {
+      await pipe.generate(n, seed, {
+        signal: g.running.signal, onProgress: (p) => progress(p),
+        onImage: (i, img) => {
+          const c = document.createElement("canvas");
+          draw(c, img);
+          c.title = `seed ${seed}, image ${i}`;
+          c.dataset.index = String(i);
+          c.addEventListener("click", () => selectGenerated(i));
+          grid.appendChild(c);
+          g.canvases.push(c);
+          if (g.selected < 0) selectGenerated(0);
+          else updateButtons();
+        },
+      });
+    } finally {
+      g.running = null;
+    }
+    const s = (performance.now() - t1) / 1000;
+    genMessage(`${n} image(s) of seed ${seed} at ${side}x${side} in ${s.toFixed(2)} s.`);
+    return `${loaded}${n} image(s) at ${side} px, ${(s / n).toFixed(2)} s each on ${backendName()}`;
+  }, (text) => genMessage(text, true));
+}
+
+async function saveCanvas(canvas, name) {
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  const a = $("download");
+  if (a.href) URL.revokeObjectURL(a.href);
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  return `${name}, ${(blob.size / 1e3).toFixed(0)} kB`;
+}
+
+// the file names of `edgephoto run generate`
+const pad3 = (i) => String(i).padStart(3, "0");
+
+async function onGenSave() {
+  const g = state.gen;
+  await busy("Save", () => saveCanvas(g.canvases[g.selected], `seed${g.seed}_${pad3(g.selected)}_${g.side}px.png`),
+             (text) => genMessage(text, true));
+}
+
+async function onGenSheet() {
+  const g = state.gen;
+  await busy("Save", () => {
+    const sheet = contactSheet(g.canvases.map((_, i) => generatedImage(i)));
+    const c = document.createElement("canvas");
+    draw(c, sheet);
+    return saveCanvas(c, `seed${g.seed}_contact_sheet_${g.side}px.png`);
+  }, (text) => genMessage(text, true));
+}
+
+function onGenEdit() {
+  const g = state.gen;
+  accept(generatedImage(g.selected), `generated image ${g.selected} of seed ${g.seed}: ${g.side}x${g.side}`);
+}
+
 // ------------------------------------------------------------------------------------------ save
 async function onSave() {
   await busy("Save", async () => {
@@ -272,6 +430,12 @@ for (const [task, id] of Object.entries(BUTTONS)) $(id).addEventListener("click"
 $("adjust").addEventListener("click", onAdjust);
 $("reset").addEventListener("click", onReset);
 $("save").addEventListener("click", onSave);
+$("generate").addEventListener("click", onGenerate);
+$("gen-stop").addEventListener("click", () => { if (state.gen.running) state.gen.running.abort(); });
+$("gen-save").addEventListener("click", onGenSave);
+$("gen-sheet").addEventListener("click", onGenSheet);
+$("gen-edit").addEventListener("click", onGenEdit);
+$("gen-size").addEventListener("change", updateButtons);
 for (const a of ADJ) {
   $(`val-${a}`).addEventListener("input", () => {
     $(`out-${a}`).textContent = $(`val-${a}`).value;
@@ -286,6 +450,7 @@ for (const a of ADJ) {
   $(`on-${a}`).addEventListener("change", updateButtons);
 }
 updateButtons();
+setupGenerate().catch((e) => genMessage(`Generate is not available: ${e.message}`, true));
 // TF.js itself loads at once (small), the models only when first used
 ensureTF({ backend: params.get("backend") || undefined,
            vendor: params.get("vendor") ? new URL(params.get("vendor"), location.href).href : undefined })
@@ -300,4 +465,8 @@ window.edgephotoApp = {
   memory: () => getTF().memory(),
   backend: backendName,
   models: state.models,
+  generated: () => state.gen.canvases.map((_, i) => {
+    const im = generatedImage(i);
+    return { width: im.width, height: im.height, data: Array.from(im.data) };
+  }),
 };

@@ -16,6 +16,16 @@
  *   const out = await model.run(canvas);          // ImageData (RGBA cut-out / retouched photo)
  *   ctx.putImageData(out, 0, 0); model.dispose();
  *
+ * Generators (input kind `latent`, inference mode `sample`: the art generator) take a seed instead
+ * of a photo: `latents(seed, n, dim, start)` is runtime/latent.py's seeded noise bit for bit, and
+ * `model.generate(n, seed)` gives n ImageData. `loadPipeline(url)` reads a pipeline file
+ * (runtime/pipeline.py's format: steps by relative path + sha256, checked with the same rules and
+ * messages as check_chain) and `pipeline.generate(n, seed)` runs the generator, then each upscale
+ * step on each image (256 / 1024 px):
+ *
+ *   const pipe = await loadPipeline("../dist/pipelines/generate-256.tfjs.json");
+ *   const images = await pipe.generate(16, 7);    // 16 ImageData of 256x256, at most MAX_IMAGES
+ *
  * TF.js: the page may load it itself (`globalThis.tf`), pass it with `setTF(tf)` / `{tf}`, or let
  * `ensureTF()` load the project's vendored UMD builds from ./vendor/ (written by `make web`):
  * no CDN. Backend: WebGL where it initializes (and its texture limit fits the model's input;
@@ -386,6 +396,20 @@ export function makeImageData(data, width, height) {
   return { data, width, height, colorSpace: "srgb" };
 }
 
+/** manifest input.kind: "image" (a photo, the default) or "latent" (a generator's noise vector). */
+export function inputKind(manifest) {
+  return String((manifest.input || {}).kind || "image");
+}
+
+const isLatent = (manifest) => inputKind(manifest) === "latent";
+
+/** A latent model's output.size [height, width] (runtime/pipeline.py step_output_side needs it). */
+function outputHW(manifest) {
+  const s = manifest.output.size;
+  if (!Array.isArray(s) || s.length !== 2) throw new Error(`${manifest.task}: a latent model's manifest needs output.size`);
+  return [Number(s[0]), Number(s[1])];
+}
+
 function inputHW(manifest) {
   const s = manifest.input.size;
   if (typeof s === "number") return [s, s];
@@ -543,6 +567,265 @@ function padIndex(size, n) {
   return { idx, before };
 }
 
+// ------------------------------------------------------------------------------- seeded latents
+// edgephoto/runtime/latent.py, bit for bit: value j of sample i (counter c = i * D + j; pairs
+// c = 2k, 2k + 1 share one Box-Muller draw) uses u_t = (lowbias32(seed * 0x9E3779B9 + 2k + t) + 0.5)
+// / 2^32, t = 0, 1 (uint32 arithmetic: Math.imul and >>> 0); r = sqrt(-2 ln u0), z_2k = r cos(2 pi u1),
+// z_2k+1 = r sin(2 pi u1) in doubles, rounded to float32. tests/test_web_generate.py compares them.
+export const MAX_SEED = 2 ** 32 - 1;
+const GOLDEN = 0x9E3779B9;
+const TWO_32 = 2.0 ** 32;
+
+/** Chris Wellons' lowbias32 on a uint32 (latent.py lowbias32). */
+export function lowbias32(x) {
+  x >>>= 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x21F0AAAD);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0xD35A2D97);
+  x ^= x >>> 15;
+  return x >>> 0;
+}
+
+/** Samples start .. start + n - 1 of `seed`: a Float32Array of n * dim standard normals (row-major
+ *  n x dim), the numbers of latent.py latents(seed, n, dim, start); sample i does not depend on n. */
+export function latents(seed, n, dim, start = 0) {
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new Error(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
+  }
+  if (!Number.isInteger(n) || n < 0 || !Number.isInteger(dim) || dim < 1 || !Number.isInteger(start) || start < 0) {
+    throw new Error(`latents needs integers n >= 0, dim >= 1, start >= 0 (got n ${n}, dim ${dim}, start ${start})`);
+  }
+  const base = Math.imul(seed, GOLDEN) >>> 0;
+  const first = start * dim, count = n * dim;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const c = first + i, k = Math.floor(c / 2);
+    const c0 = (2 * k) % TWO_32;                       // (pairs * 2) & 0xFFFFFFFF
+    const u0 = (lowbias32((base + c0) >>> 0) + 0.5) / TWO_32;
+    const u1 = (lowbias32((base + c0 + 1) >>> 0) + 0.5) / TWO_32;
+    const r = Math.sqrt(-2.0 * Math.log(u0));
+    out[i] = c % 2 === 0 ? r * Math.cos(2 * Math.PI * u1) : r * Math.sin(2 * Math.PI * u1);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ pipelines
+// runtime/pipeline.py: a generator (64 px) chained with the 4x upscaler for 256 / 1024 px. The
+// page's pipeline files are written by web/make_index.py beside dist/pipelines/generate-<side>.json
+// as generate-<side>.tfjs.json: the same format (steps by path relative to the file + the step's
+// manifest sha256), naming the TF.js bundles of the same variants.
+export const MAX_IMAGES = 100;           // images one generation run may produce (pipeline.py)
+export const GENERATE_SIDES = [64, 256, 1024];
+export const MAX_OUTPUT_SIDE = 4096;     // runtime/model.py: WebGL's texture limit
+
+const pyRepr = (v) => (typeof v === "string" ? `'${v}'` : v === undefined ? "None" : String(v));
+
+/** pipeline.py check_count: a positive integer, at most MAX_IMAGES; else one line. */
+export function checkCount(n) {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`the number of images must be a positive integer, got ${pyRepr(n)}`);
+  if (n > MAX_IMAGES) {
+    throw new Error(`at most ${MAX_IMAGES} images per generation run, asked for ${n} (run it again with ` +
+                    `another --seed for more)`);
+  }
+}
+
+/** The side of what a step gives for an input of side `inSide` (null: a latent model). */
+function stepOutputSide(manifest, inSide) {
+  const out = manifest.output;
+  if (inSide === null) {
+    if (!Array.isArray(out.size)) throw new Error(`${manifest.task}: a latent model's manifest needs output.size`);
+    return Number(out.size[0]);
+  }
+  return inSide * Number(out.scale || 1);
+}
+
+/**
+ * pipeline.py check_chain on the steps' manifests (or Models): one-line Error if they do not fit
+ * together (each step's output must be an image, the next step's input an image, so a latent
+ * model only first; no output over MAX_OUTPUT_SIDE); else each step's output side (null while it
+ * depends on the user's photo).
+ */
+export function checkChain(steps) {
+  const mans = steps.map((s) => (s && s.manifest ? s.manifest : s));
+  if (!mans.length) throw new Error("a pipeline needs at least one step");
+  const sides = [];
+  let side = null;
+  mans.forEach((m, i) => {
+    const kind = inputKind(m);
+    if (i > 0) {
+      const prev = mans[i - 1], po = prev.output || {};
+      if (po.kind !== "image" || (po.channels === undefined ? 1 : po.channels) < 3) {
+        throw new Error(`pipeline step ${i + 1} (${m.task}) takes an image, but step ${i} ` +
+                        `(${prev.task}) gives a '${po.kind}' output`);
+      }
+      if (kind !== "image") {
+        throw new Error(`pipeline step ${i + 1} (${m.task}) takes a '${kind}' input, but step ${i} ` +
+                        `(${prev.task}) gives an image`);
+      }
+    }
+    if (kind === "latent") {
+      side = stepOutputSide(m, null);
+    } else if (side !== null) {
+      const nxt = stepOutputSide(m, side);
+      if (nxt > MAX_OUTPUT_SIDE) {
+        throw new Error(`pipeline step ${i + 1} (${m.task}) would make ${nxt} px images from step ` +
+                        `${i}'s ${side} px, more than ${MAX_OUTPUT_SIDE}`);
+      }
+      side = nxt;
+    }
+    sides.push(side);
+  });
+  return sides;
+}
+
+/** The manifest URL of a pipeline step: its `path` (a model directory, or its manifest.json) from the pipeline file. */
+function stepManifestUrl(path, pipelineUrl) {
+  const p = String(path);
+  return new URL(/\.json$/i.test(p) ? p : `${p.replace(/\/+$/, "")}/manifest.json`, pipelineUrl).href;
+}
+
+/**
+ * Load and check a pipeline file (pipeline.py load_pipeline): every step's manifest sha256 against
+ * the file's, then the chain's shapes (checkChain), then the steps' TF.js bundles.
+ * opts: those of loadModel (fetch, backend, vendor, baseUrl), onProgress(fraction), and cache (a Map
+ * manifest URL -> Promise<Model>) to share steps between pipelines (a cached step is not disposed
+ * by pipeline.dispose()).
+ */
+export async function loadPipeline(url, opts = {}) {
+  if (opts.tf) setTF(opts.tf);
+  const fetchFn = opts.fetch || globalThis.fetch.bind(globalThis);
+  const abs = new URL(url, opts.baseUrl || (globalThis.location ? globalThis.location.href : "file:///")).href;
+  const progress = opts.onProgress || (() => {});
+  let r;
+  try { r = await fetchFn(abs); } catch (e) { throw new Error(`could not load pipeline file ${url} (${e.message})`); }
+  if (r.status === 404) throw new Error(`pipeline file not found: ${url}`);
+  if (!r.ok) throw new Error(`could not load pipeline file ${url} (HTTP ${r.status})`);
+  let doc;
+  try { doc = await r.json(); } catch (e) {
+    throw new Error(`${url} is not a pipeline file (${String(e.message).split(/\s+/).join(" ").slice(0, 120)})`);
+  }
+  if (!isType(doc, "object") || doc.kind !== "pipeline" || !Array.isArray(doc.steps)) {
+    throw new Error(`${url} is not a pipeline file (needs kind 'pipeline' and a list of steps)`);
+  }
+  const urls = [], manifests = [];
+  for (const [i, st] of doc.steps.entries()) {
+    if (!isType(st, "object") || !("path" in st) || !("sha256" in st)) throw new Error(`${url}: step ${i + 1} needs a path and a sha256`);
+    const mu = stepManifestUrl(st.path, abs);
+    const m = await (await fetchOk(fetchFn, mu, `step ${i + 1} manifest`)).json();
+    const have = String(m.sha256 || "");
+    if (have !== st.sha256) {
+      throw new Error(`${url}: step ${i + 1} (${st.path}) has sha256 ${have.slice(0, 12)}..., the pipeline ` +
+                      `names ${String(st.sha256).slice(0, 12)}... (re-exported? rewrite it with \`edgephoto chain\`, then \`make web\`)`);
+    }
+    checkManifest(m, mu);
+    urls.push(mu); manifests.push(m);
+  }
+  checkChain(manifests);   // before any weights are fetched
+  const models = [], own = [];
+  for (const [i, mu] of urls.entries()) {
+    const stepOpts = { ...opts, manifest: manifests[i], onProgress: (p) => progress((i + p) / urls.length) };
+    let pm = opts.cache ? opts.cache.get(mu) : null;
+    if (!pm) {
+      pm = loadModel(mu, stepOpts);
+      if (opts.cache) {
+        opts.cache.set(mu, pm);
+        pm.catch(() => opts.cache.delete(mu));
+      }
+    }
+    const model = await pm;
+    models.push(model);
+    if (!opts.cache) own.push(model);
+  }
+  progress(1);
+  const name = doc.name !== undefined ? String(doc.name) : abs.split("/").pop().replace(/\.json$/i, "");
+  const pipe = new Pipeline(models, name, abs);
+  pipe.owned = own;
+  pipe.doc = doc;
+  return pipe;
+}
+
+/** Loaded steps; generate() runs a generator chain (runtime/pipeline.py Pipeline). */
+export class Pipeline {
+  constructor(models, name = "", url = "") {
+    this.models = models;
+    this.name = name;
+    this.url = url;
+    this.sides = checkChain(models);
+    this.owned = models;
+  }
+
+  get side() { return this.sides[this.sides.length - 1]; }
+
+  describe() {
+    return this.models.map((m, i) => {
+      const mf = m.manifest, s = this.sides[i];
+      return `${m.task}/${mf.variant} ${mf.format}_${mf.precision}` + (s ? ` @${s}` : "");
+    }).join(" -> ");
+  }
+
+  /**
+   * `n` images (ImageData, RGBA with alpha 255) of `seed`: the generator, then each following
+   * step on each image (one image through every step before the next: memory stays at one image
+   * per step). opts: start (the first sample's index), onProgress(fraction), onImage(i, imageData)
+   * as each one is done, signal (an AbortSignal: stop between images).
+   */
+  async generate(n, seed = 0, opts = {}) {
+    checkCount(n);
+    const first = this.models[0];
+    if (first.inputKind !== "latent") throw new Error(`the ${first.task} model takes a photo, not a seed: use predict(photo)`);
+    latents(seed, 0, 1);   // the seed's one-line error before any work
+    const start = opts.start || 0, progress = opts.onProgress || (() => {});
+    const rest = this.models.slice(1), per = 1 + rest.length, images = [];
+    for (let i = 0; i < n; i++) {
+      if (opts.signal && opts.signal.aborted) throw new Error(`stopped after ${i} of ${n} image(s)`);
+      let img = (await first.generate(1, seed, { start: start + i }))[0];
+      progress((i * per + 1) / (n * per));
+      for (const [k, m] of rest.entries()) {
+        img = (await m.predict(toPhoto(img))).imageData;
+        progress((i * per + 2 + k) / (n * per));
+      }
+      images.push(img);
+      if (opts.onImage) opts.onImage(i, img);
+    }
+    return images;
+  }
+
+  dispose() {
+    for (const m of this.owned || []) m.dispose();
+    this.owned = [];
+  }
+}
+
+/**
+ * pipeline.py contact_sheet: the images (ImageData or {data, width, height}) on one grid (`cols`
+ * default: ceil(sqrt(n))), white gaps of `pad` px; cells shrink (Pillow-style bilinear here, Python
+ * uses Lanczos) so that the sheet stays within `maxSide`. Returns an RGBA ImageData.
+ */
+export function contactSheet(images, { cols = null, pad = 2, maxSide = 2048 } = {}) {
+  const n = images.length;
+  if (!n) throw new Error("a contact sheet needs at least one image");
+  cols = cols || Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const { width: w, height: h } = images[0];
+  const k = Math.min(1.0, (maxSide - pad * (cols + 1)) / (cols * w), (maxSide - pad * (rows + 1)) / (rows * h));
+  const ch = Math.max(1, Math.trunc(h * k)), cw = Math.max(1, Math.trunc(w * k));
+  const SW = cols * cw + (cols + 1) * pad, SH = rows * ch + (rows + 1) * pad;
+  const out = new Uint8ClampedArray(SW * SH * 4).fill(255);
+  images.forEach((im, i) => {
+    let px = im.data;
+    if (im.width !== cw || im.height !== ch) px = resizeU8(im.data, im.width, im.height, 4, cw, ch);
+    const r = Math.floor(i / cols), c = i % cols, X = pad + c * (cw + pad), Y = pad + r * (ch + pad);
+    for (let y = 0; y < ch; y++) {
+      for (let x = 0; x < cw; x++) {
+        const s = 4 * (y * cw + x), d = 4 * ((Y + y) * SW + X + x);
+        out[d] = px[s]; out[d + 1] = px[s + 1]; out[d + 2] = px[s + 2]; out[d + 3] = 255;
+      }
+    }
+  });
+  return makeImageData(out, SW, SH);
+}
+
 // ------------------------------------------------------------------------------------ the model
 async function fetchOk(fetchFn, url, what) {
   const r = await fetchFn(url);
@@ -560,20 +843,9 @@ export async function loadModel(manifestUrl, opts = {}) {
   const fetchFn = opts.fetch || globalThis.fetch.bind(globalThis);
   const progress = opts.onProgress || (() => {});
   progress(0);
-  const manifest = await (await fetchOk(fetchFn, manifestUrl, "manifest")).json();
-  try {
-    validateManifest(manifest);
-  } catch (e) {
-    throw new Error(`${manifestUrl}: ${e.message}`);
-  }
-  if (manifest.format !== "tfjs") throw new Error(`manifest ${manifestUrl} is a ${manifest.format} model; this page runs TF.js bundles (tfjs_*)`);
-  if (!OUTPUT_KINDS[manifest.output.kind]) throw new Error(`output kind '${manifest.output.kind}' has no plug-in in this page (known: ${Object.keys(OUTPUT_KINDS).join(", ")})`);
-  // mode, scale and output index were checked by the schema; the tile must also fit the input size
-  if (((manifest.inference || {}).mode || "resize") !== "resize") tileParams(manifest);
-  if (inputChannels(manifest) !== 3 && contextChannels(manifest)) {
-    throw new Error(`manifest ${manifestUrl}: input.context needs RGB / BGR input channels, not '${manifest.input.channels}'`);
-  }
-  const [ih, iw] = inputHW(manifest);
+  const manifest = opts.manifest || await (await fetchOk(fetchFn, manifestUrl, "manifest")).json();
+  checkManifest(manifest, manifestUrl);
+  const [ih, iw] = isLatent(manifest) ? outputHW(manifest) : inputHW(manifest);
   await ensureTF({ backend: opts.backend, vendor: opts.vendor, minTexture: Math.max(ih, iw) });
   const tf = getTF();
   const base = new URL(".", new URL(manifestUrl, opts.baseUrl || (globalThis.location ? globalThis.location.href : "file:///"))).href;
@@ -605,7 +877,35 @@ export async function loadModel(manifestUrl, opts = {}) {
   progress(1);
   const model = new Model(manifest, graph, manifestUrl);
   model.layers = layers;   // a LayersModel predicts; a GraphModel executes
+  model.signature = mj.signature || null;
   return model;
+}
+
+/** A manifest's contract beyond the schema (the checks Python's Model does at load); one line. */
+function checkManifest(manifest, url) {
+  try {
+    validateManifest(manifest);
+  } catch (e) {
+    throw new Error(`${url}: ${e.message}`);
+  }
+  if (manifest.format !== "tfjs") throw new Error(`manifest ${url} is a ${manifest.format} model; this page runs TF.js bundles (tfjs_*)`);
+  if (!OUTPUT_KINDS[manifest.output.kind]) throw new Error(`output kind '${manifest.output.kind}' has no plug-in in this page (known: ${Object.keys(OUTPUT_KINDS).join(", ")})`);
+  const mode = (manifest.inference || {}).mode || "resize";
+  const kind = inputKind(manifest);
+  if (kind !== "image" && kind !== "latent") throw new Error(`manifest ${url}: input kind '${kind}' has no plug-in in this page (known: image, latent)`);
+  // runtime/model.py mode_sample.check: a generator's mode
+  if (mode === "sample" && kind !== "latent") throw new Error(`manifest ${url}: inference mode 'sample' needs input kind 'latent', the manifest says '${kind}'`);
+  if (kind === "latent") {
+    if (!manifest.input.latent_dim) throw new Error(`manifest ${url}: manifest input kind 'latent' needs input.latent_dim`);
+    if (mode !== "sample") throw new Error(`manifest ${url}: input kind 'latent' needs inference mode 'sample', the manifest says '${mode}'`);
+    outputHW(manifest);
+    return;
+  }
+  // mode, scale and output index were checked by the schema; the tile must also fit the input size
+  if (mode !== "resize") tileParams(manifest);
+  if (inputChannels(manifest) !== 3 && contextChannels(manifest)) {
+    throw new Error(`manifest ${url}: input.context needs RGB / BGR input channels, not '${manifest.input.channels}'`);
+  }
 }
 
 // ------------------------------------------------------------------------------- output kinds
@@ -706,7 +1006,10 @@ export class Model {
     this.task = manifest.task;
     this.kind = manifest.output.kind;
     this.mode = (manifest.inference || {}).mode || "resize";
-    this.inputSize = inputHW(manifest);
+    this.inputKind = inputKind(manifest);               // "image" (a photo) or "latent" (a generator)
+    this.latentDim = this.inputKind === "latent" ? Number(manifest.input.latent_dim) : 0;
+    this.outputSize = this.inputKind === "latent" ? outputHW(manifest) : null;
+    this.inputSize = this.inputKind === "latent" ? null : inputHW(manifest);
     this.context = (manifest.input || {}).context || null;
     this.photoChannels = inputChannels(manifest);   // 3 (RGB / BGR) or 1 (L)
     this.channels = this.photoChannels + contextChannels(manifest);
@@ -716,9 +1019,14 @@ export class Model {
 
   /** One engine call on a float32 1xHxWxC input; returns {data: Float32Array, shape}. */
   async engine(x, h, w) {
+    return this.execute(x, [1, h, w, this.channels]);
+  }
+
+  /** The graph on one float32 input of `shape` (NHWC photo tiles, N x D latents); {data, shape} of output.index. */
+  async execute(x, shape) {
     const tf = getTF();
     const y = tf.tidy(() => {
-      const inp = tf.tensor4d(x, [1, h, w, this.channels], "float32");
+      const inp = tf.tensor(x, shape, "float32");
       let r = this.layers ? this.graph.predict(inp) : this.graph.execute(inp);
       if (Array.isArray(r)) {
         const k = outputIndex(this.manifest);
@@ -818,6 +1126,9 @@ export class Model {
    * [0, 1] and the photo (the input's alpha kept); ab: also ab, Float32Array HxWx2 (CIE a*, b*).
    */
   async predict(input, opts = {}) {
+    if (this.inputKind === "latent") {   // runtime/model.py mode_sample
+      throw new Error(`the ${this.task} model generates images from a seed and takes no photo: use generate(n, seed)`);
+    }
     const t0 = performance.now();
     const photo = input && input.rgb ? input : toPhoto(input);
     const raw = await this.infer(photo, opts.onProgress);
@@ -827,6 +1138,60 @@ export class Model {
     this.timings = { infer_ms: t1 - t0, post_ms: t2 - t1, total_ms: t2 - t0 };
     const { imageData, ...outputs } = result;
     return { imageData, ...outputs, timings: this.timings };
+  }
+
+  /** How many latents one graph call takes: the graph's signature batch size (-1: any, run up to 16). */
+  latentBatch() {
+    const ins = ((this.signature || {}).inputs) || {};
+    const first = Object.values(ins)[0];
+    const dims = first && first.tensorShape && first.tensorShape.dim;
+    const b = dims && dims.length ? Number(dims[0].size) : 1;
+    return b === -1 ? 16 : Math.max(1, b || 1);
+  }
+
+  /**
+   * A latent model's images for samples start .. start + n - 1 of `seed` (runtime/model.py
+   * Model.generate): ImageData each, RGBA (alpha 255), output.range mapped to 0..255. The same seed
+   * gives the same images in any batch size and in Python (`latents`). opts: start, onProgress(fraction).
+   * At most MAX_IMAGES per call.
+   */
+  async generate(n, seed = 0, opts = {}) {
+    if (this.inputKind !== "latent") throw new Error(`the ${this.task} model takes a photo, not a seed: use predict(photo)`);
+    checkCount(n);
+    const t0 = performance.now();
+    const start = opts.start || 0, D = this.latentDim, progress = opts.onProgress || (() => {});
+    const z = latents(seed, n, D, start);
+    const [H, W] = this.outputSize;
+    const [lo, hi] = this.manifest.output.range || [0, 1];
+    const flo = f(lo), den = f(Math.max(hi - lo, 1e-12));
+    const B = this.latentBatch(), images = [];
+    for (let i = 0; i < n; i += B) {
+      const b = Math.min(B, n - i);
+      const { data, shape } = await this.execute(z.subarray(i * D, (i + b) * D), [b, D]);
+      // NHWC (TF.js's own layout); an NCHW output (3 x H x W) is read as such
+      const nchw = shape.length === 4 && shape[2] === H && shape[3] === W && !(shape[1] === H && shape[2] === W);
+      if (shape.length !== 4 || !(nchw || (shape[1] === H && shape[2] === W))) {
+        throw new Error(`the ${this.task} model gives shape [${shape}], the manifest's output.size is [${H}, ${W}]`);
+      }
+      const C = nchw ? shape[1] : shape[3];
+      if (!(C === 1 || C >= 3)) throw new Error(`output kind 'image' needs 1 or 3+ channels, the model gives ${C}`);
+      const at = nchw ? (s, p, c) => data[(s * C + c) * H * W + p] : (s, p, c) => data[(s * H * W + p) * C + c];
+      for (let s = 0; s < b; s++) {
+        const out = new Uint8ClampedArray(4 * H * W);
+        for (let p = 0; p < H * W; p++) {
+          for (let c = 0; c < 3; c++) {
+            const v = clamp01(f(f(at(s, p, C === 1 ? 0 : c) - flo) / den));
+            out[4 * p + c] = Math.trunc(f(f(v * 255.0) + 0.5));
+          }
+          out[4 * p + 3] = 255;
+        }
+        images.push(makeImageData(out, W, H));
+      }
+      progress((i + b) / n);
+    }
+    const ms = performance.now() - t0;
+    this.timings = { infer_ms: ms, post_ms: 0, total_ms: ms };
+    return images;
   }
 
   /** Run on an ImageData / canvas / <img>; returns an ImageData (cut-out, retouched or colour photo). */

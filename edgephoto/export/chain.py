@@ -54,9 +54,10 @@ def _tile_upscaler(dist: Path, side: int, data: Path, progress: Callable[[str], 
         return None
     variant = f"{man['variant']}-tile{side}"
     progress(f"chain: exporting the upscaler '{man['variant']}' at a {side}-px tile as '{variant}' ({key})")
-    res = export_variant("upscale", ck, variant, out_root=dist, formats=[key], data_root=data, size=side,
-                         progress=lambda m: None)
-    ok = [r for r in res if r.ok]
+    # plus the web page's bundle (web/make_index.py builds the browser's chain from the same variants)
+    res = export_variant("upscale", ck, variant, out_root=dist, formats=sorted({key, "tfjs_fp16"}), data_root=data,
+                         size=side, progress=lambda m: None)
+    ok = [r for r in res if r.ok and r.key == key]
     if not ok:
         progress(f"chain: the {side}-px upscaler export failed ({res[0].reason}); using the shipped tile")
         return None

@@ -203,16 +203,6 @@ def generator_chain(side: int, dist: Union[str, Path] = "dist", generator: Optio
     return Pipeline(steps, f"generate-{side}")
 
 
-def main(argv=None) -> int:
-    for p in (sys.argv[1:] if argv is None else argv):
-        pipe = load_pipeline(p)
-        print(f"{p}: {pipe.describe()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def contact_sheet(images: Sequence[np.ndarray], cols: Optional[int] = None, pad: int = 2,
                   max_side: int = 2048):
@@ -247,3 +237,14 @@ def open_generator(side: int, dist: Union[str, Path] = "dist", engine: Optional[
     p = pipeline_path(dist, side)
     return load_pipeline(p, engine=engine, threads=threads) if p.is_file() else \
         generator_chain(side, dist, engine=engine, threads=threads)
+
+
+def main(argv=None) -> int:
+    for p in (sys.argv[1:] if argv is None else argv):
+        pipe = load_pipeline(p)
+        print(f"{p}: {pipe.describe()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
