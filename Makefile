@@ -21,6 +21,7 @@ help:
 	@echo "make setup | fetch | import-peers | data | train | compress | export | bench | test | demo | starter-weights | web"
 	@echo "  make demo                              every task end to end on the built-in data (~28 min, 2 cores)"
 	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
+	@echo "  make data train compress export bench TASK=colorize|generate|upscale|deblur|retouch   one task"
 
 setup: .venv/.edgephoto-setup node
 

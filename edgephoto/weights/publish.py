@@ -60,7 +60,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
 
 - File: `{out.name}` ({out.stat().st_size / 1e6:.2f} MB, weights only), created
   {dt.date.today().isoformat()} with edgephoto.
-- Architecture: `{state['arch']}` ({count_parameters(model) / 1e6:.2f} M params), trained at {trained_at}x{trained_at} RGB{f", run at {state['input_size']}x{state['input_size']} (more detail for the same weights)" if state['input_size'] != trained_at else ""},
+- Architecture: `{state['arch']}` ({count_parameters(model) / 1e6:.2f} M params), trained at {trained_at}x{trained_at} {task.spec.input.channels if task.spec.input.kind == "image" else "latent"}{f", run at {state['input_size']}x{state['input_size']} (more detail for the same weights)" if state['input_size'] != trained_at else ""},
   normalization mean {list(task.mean)} / std {list(task.std)}; output: {task.spec.output.meaning}
   (inference mode `{task.spec.inference.mode}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
