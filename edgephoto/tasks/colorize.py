@@ -197,7 +197,10 @@ TASKS.register("colorize", ColorizeTask(
                    "resized to 256x256) and their grey with the same L*; split by source photo",
     card_caveat="about 400 source photographs (animals, monuments, landscapes, tools): colours of things "
                 "it has not seen (clothes, cars, signs) are guesses, and an ambiguous object gets a muted "
-                "average colour. The global branch is trained here, not a pretrained Inception-ResNet-v2.",
+                "average colour: colourfulness reaches 47% of the truth's on the real test split (the target is "
+                "60%). The global branch is trained here, not a pretrained Inception-ResNet-v2. Not distilled: the "
+                "koala teacher has had 400 of its 1,500 starter steps on 2 CPU cores and is less colourful than this "
+                "student (21% of the truth's), so the student is trained alone on the rebalanced MSE.",
     card_reproduce="make fetch                                   # real photos (cached in sources/)\n"
                    "edgephoto data --task colorize --out data/colorize-real6k --train 6000 --val 50\n"
                    "edgephoto train --task colorize --role student --profile starter --steps 4000 \\\n"

@@ -64,7 +64,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
   normalization mean {list(task.mean)} / std {list(task.std)}; output: {task.spec.output.meaning}
   (inference mode `{task.spec.inference.mode}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
-  last third), {'distilled from the teacher at T = ' + format(cfg.get('temperature'), 'g') + ', alpha ' + format(cfg.get('alpha'), 'g') if cfg.get('teacher') else 'supervised'}.
+  last third), {'distilled from the teacher at T = ' + format(cfg.get('temperature'), 'g') + ', alpha ' + format(cfg.get('alpha'), 'g') if cfg.get('teacher') else (cfg.get('recipe') or 'supervised') + ' recipe'}.
 {teacher_line}{_calibration_line(cfg, state)}- Data: {data_line}
 - Measured on the built-in test split ({test['images']} images, at the ground truth's resolution; no
   test image shares a source file with training):
