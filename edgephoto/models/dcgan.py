@@ -99,6 +99,7 @@ def dcgan_init(m: nn.Module) -> None:
 # ---------------------------------------------------------------- variants
 GENERATORS = {
     "dcgan_g": dict(latent=100, ngf=64),        # the published DCGAN generator, 3.6 M params
+    "dcgan_g_l128": dict(latent=128, ngf=64),   # the same on the generate task's 128-value latent (3.8 M)
     "dcgan_g_lite": dict(latent=128, ngf=32),
 }
 CRITICS = {

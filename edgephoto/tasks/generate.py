@@ -168,7 +168,9 @@ class GenerateTask(Task):
 TASKS.register("generate", GenerateTask(
     name="generate",
     description="art generation: seed -> 64x64 paintings (WGAN-GP); 256 / 1024 through the 4x upscaler",
-    teacher_arch="dcgan_g",          # the published DCGAN generator, 3.6 M params
+    # the published DCGAN generator (3.6 M params at latent 100) on this task's latent of 128: teacher and
+    # student must read the same latent, and distillation feeds both the same one
+    teacher_arch="dcgan_g_l128",
     student_arch="dcgan_g_lite",     # ngf 32: a third of the parameters, a quarter of the compute
     spec=ModelSpec(
         input=InputSpec(kind="latent", layout="NC", latent_dim=LATENT, name="latent", mean=(0.0,), std=(1.0,)),
