@@ -250,9 +250,10 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                 _place(staging, final)
                 dt = time.time() - t0
                 pm = task.primary_metric
+                quality = (f"{pm} {metrics[pm]:.4f} (drop {parity.get('quality_drop', 0.0):+.4f})  "
+                           if pm in metrics else "")   # a generator's parity has no ground truth
                 progress(f"[{spec.key}] ok  {man['bytes'] / 1e6:.2f} MB  max_abs {parity['max_abs']:.2e}  "
-                         f"mean_abs {parity['mean_abs']:.2e}  {pm} {metrics.get(pm, float('nan')):.4f} "
-                         f"(drop {parity.get('quality_drop', 0.0):+.4f})  {dt:.1f} s")
+                         f"mean_abs {parity['mean_abs']:.2e}  {quality}{dt:.1f} s")
                 results.append(ExportResult(spec.key, "ok", "", final, man, dt))
             except Exception as e:  # noqa: BLE001 - one row fails, the others go on
                 shutil.rmtree(staging, ignore_errors=True)
