@@ -579,6 +579,23 @@ def group_tables(report: Dict[str, Any]) -> List[Tuple[str, List[str], List[List
     return out
 
 
+def chain_lines(report: Dict[str, Any]) -> List[str]:
+    """One line per generator row: its run of N images through the chain, and 16 at 1024 px."""
+    out = []
+    for r in report["rows"]:
+        if not r.get("chain"):
+            continue
+        l1 = ((r.get("latency") or {}).get("threads_1") or {}).get("median_s")
+        big = (r.get("latency") or {}).get("generate_16_at_1024") or {}
+        line = (f"{r['task']}/{r['variant']}/{r['key']}: {r['images']} images at {r['side']} px in "
+                f"{_f(l1, '{:.2f}')} s on 1 thread through {r['chain']} ({_f(r.get('chain_mb'), '{:.2f}')} MB in all)")
+        if big.get("median_s") is not None:
+            line += (f"; 16 at 1024 px: {big['median_s']:.2f} s through {big.get('chain')} "
+                     f"({_f(big.get('chain_mb'), '{:.2f}')} MB)")
+        out.append(line)
+    return out
+
+
 def to_text(report: Dict[str, Any]) -> str:
     rows = table_rows(report)
     w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
@@ -599,6 +616,9 @@ def to_text(report: Dict[str, Any]) -> str:
             lines.append(f"  {c['task']}: {c['network']:<50} " + (f"{c['size_mb']:.2f} MB  {ms}"
                                                                   if c["built"] else "not built")
                          + f"   (document: {c['document_size']}, loss {_f(c['document_loss'], '{:g}')})")
+    chains = chain_lines(report)
+    if chains:
+        lines += ["", "generation runs (the latency columns above):"] + ["  " + c for c in chains]
     for title, headers, body in group_tables(report):
         w2 = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
         lines += ["", title + ":"] + ["  " + "  ".join(c.ljust(w2[i]) for i, c in enumerate(cells))
@@ -644,6 +664,9 @@ def to_markdown(report: Dict[str, Any]) -> str:
             md.append(f"| {c['network']} | {c['variant']}/{c['key']} | {size} | {vals} | "
                       f"{c['document_size']} | {_f(c['document_loss'], '{:g}')} |")
         md += ["", "The document's \"loss\" is its own test loss; compare trends, not values."]
+    chains = chain_lines(report)
+    if chains:
+        md += ["", "## Generation runs (the latency columns)", ""] + [f"- {c}" for c in chains]
     for title, headers, body in group_tables(report):
         md += ["", f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         md += ["| " + " | ".join(b) + " |" for b in body]

@@ -150,8 +150,11 @@ class GenerateTask(Task):
 
     @staticmethod
     def selection_penalty(metrics: Dict[str, float]) -> float:
-        """Selection prefers a variant that neither collapses nor memorises (then the best KID)."""
-        return float(metrics.get("collapsed", 0.0)) + float(metrics.get("memorising", 0.0))
+        """Selection prefers a variant that neither collapses nor memorises (then the best KID);
+        among collapsed ones, the more diverse (KID can favour a collapse onto a typical image)."""
+        collapsed = float(metrics.get("collapsed", 0.0))
+        spread = 1.0 - min(float(metrics.get("diversity_ratio", 0.0)), 1.0)
+        return collapsed * (1.0 + spread) + float(metrics.get("memorising", 0.0))
 
     def after_export(self, dist: Path, data: Path) -> None:
         """The pipelines of 64, 256 and 1024 px (``edgephoto chain``); the upscaler's data is
