@@ -164,7 +164,7 @@ def test_pad_mode_and_default_overlap_match_tile(model, dist, tmp_path):
     ({"mode": "tile", "overlap": 64}, "must be in [0, 64)"),
     ({"mode": "tile", "overlap": -1}, "inference.overlap is -1; the minimum is 0"),
     ({"mode": "tile", "overlap": "wide"}, "inference.overlap must be array or integer or null"),
-    ({"mode": "mosaic"}, 'inference.mode is "mosaic"; expected one of: pad, resize, tile'),
+    ({"mode": "mosaic"}, 'inference.mode is "mosaic"; expected one of: pad, resize, sample, tile'),
 ])
 def test_bad_tile_manifests_fail_at_load(dist, tmp_path, inference, msg):
     from edgephoto import runtime
