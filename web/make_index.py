@@ -32,7 +32,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout, not installed
 from edgephoto.runtime.manifest import MANIFEST_NAME, ManifestError, list_models, load_manifest, write_json_atomic  # noqa: E402
-from edgephoto.runtime.pipeline import PIPELINE_VERSION, SIDES, check_chain, pipeline_path  # noqa: E402
+from edgephoto.runtime.pipeline import PIPELINE_VERSION, SIDES, check_chain, pipeline_path, read_pipeline  # noqa: E402
 
 BROWSER_SUFFIX = ".tfjs.json"
 TFJS_PREFERENCE = ("tfjs_fp16", "tfjs_uint8")   # then any other tfjs_* key of the variant
@@ -72,26 +72,14 @@ def _tfjs_of(step_dir: Path, bundles) -> "object | None":
 def _translate(src: Path, bundles) -> list:
     """The TF.js bundles of the steps of the device pipeline file ``src``; ValueError(why) if not."""
     try:
-        doc = json.loads(src.read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{src} is not a pipeline file ({' '.join(str(e).split())[:120]})") from None
-    if not isinstance(doc, dict) or doc.get("kind") != "pipeline" or not isinstance(doc.get("steps"), list):
-        raise ValueError(f"{src} is not a pipeline file (needs kind 'pipeline' and a list of steps)")
+        _, dirs = read_pipeline(src)
+    except ManifestError as e:
+        raise ValueError(str(e)) from None
     out = []
-    for i, st in enumerate(doc["steps"]):
-        if not isinstance(st, dict) or "path" not in st or "sha256" not in st:
-            raise ValueError(f"{src}: step {i + 1} needs a path and a sha256")
-        d = (src.parent / st["path"]).resolve()
-        try:
-            have = str(load_manifest(d).get("sha256") or "")
-        except ManifestError as e:
-            raise ValueError(f"{src}: step {i + 1}: {e}") from None
-        if have != st["sha256"]:
-            raise ValueError(f"{src}: step {i + 1} ({st['path']}) has sha256 {have[:12]}..., the pipeline names "
-                             f"{str(st['sha256'])[:12]}... (re-exported? rewrite it with `edgephoto chain`)")
+    for i, d in enumerate(dirs):
         e = _tfjs_of(d, bundles)
         if e is None:
-            raise NoBundle(f"{src.name}'s step {i + 1} ({st['path']}) has no TF.js bundle beside it")
+            raise NoBundle(f"{src.name}'s step {i + 1} ({d}) has no TF.js bundle beside it")
         out.append(e)
     return out
 

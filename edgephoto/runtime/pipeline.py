@@ -124,6 +124,13 @@ def load_pipeline(path: Union[str, Path], engine: Optional[str] = None, threads:
     """Load and check a pipeline file: every step's sha256, then the chain's shapes."""
     from . import load
     path = Path(path)
+    doc, dirs = read_pipeline(path)
+    return Pipeline([load(d, engine=engine, threads=threads) for d in dirs], str(doc.get("name", path.stem)), path)
+
+
+def read_pipeline(path: Path) -> tuple:
+    """``(document, step directories)`` of a pipeline file, each step's sha256 checked against its
+    manifest; any problem is one :class:`ManifestError` line."""
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
@@ -132,17 +139,20 @@ def load_pipeline(path: Union[str, Path], engine: Optional[str] = None, threads:
         raise ManifestError(f"{path} is not a pipeline file ({' '.join(str(e).split())[:120]})") from None
     if not isinstance(doc, dict) or doc.get("kind") != "pipeline" or not isinstance(doc.get("steps"), list):
         raise ManifestError(f"{path} is not a pipeline file (needs kind 'pipeline' and a list of steps)")
-    models = []
+    dirs = []
     for i, st in enumerate(doc["steps"]):
         if not isinstance(st, dict) or "path" not in st or "sha256" not in st:
             raise ManifestError(f"{path}: step {i + 1} needs a path and a sha256")
         d = (path.parent / st["path"]).resolve()
-        have = _step_sha(d)
+        try:
+            have = _step_sha(d)
+        except ManifestError as e:
+            raise ManifestError(f"{path}: step {i + 1}: {e}") from None
         if have != st["sha256"]:
             raise ManifestError(f"{path}: step {i + 1} ({st['path']}) has sha256 {have[:12]}..., the pipeline "
                                 f"names {str(st['sha256'])[:12]}... (re-exported? rewrite it with `edgephoto chain`)")
-        models.append(load(d, engine=engine, threads=threads))
-    return Pipeline(models, str(doc.get("name", path.stem)), path)
+        dirs.append(d)
+    return doc, dirs
 
 
 def pipeline_document(model_dirs: Sequence[Union[str, Path]], out: Path, name: str) -> Dict[str, Any]:
