@@ -533,6 +533,13 @@ class ImageOutput:
 OUTPUT_KINDS.register("image", ImageOutput)
 
 
+def join_lightness(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """A photo's own full-resolution L* with ``ab`` (HxWx2, Lab units, any size; upsampled
+    bilinearly) -> RGB float32 in [0, 1] at the photo's size: what a colorization model gives."""
+    ab = resize_map(np.asarray(ab, np.float32), rgb.shape[:2])
+    return lab_to_rgb(np.concatenate([rgb_to_l(rgb)[..., None], ab], -1))
+
+
 class AbOutput(ImageOutput):
     """Colour for a photo's own lightness: the model's two channels are CIE a*, b* (``output.range``
     [lo, hi] stands for ``output.units``, e.g. tanh's [-1, 1] for [-110, 110]) at the model's
@@ -553,10 +560,8 @@ class AbOutput(ImageOutput):
         lo, hi = out.range
         ulo, uhi = out.units if out.units is not None else out.range
         ab = (y.astype(np.float32) - np.float32(lo)) * np.float32((uhi - ulo) / max(hi - lo, 1e-12)) + np.float32(ulo)
-        H, W = photo.rgb.shape[:2]
-        ab = resize_map(ab, (H, W))
-        lab = np.concatenate([rgb_to_l(photo.rgb)[..., None], ab], -1)
-        return {"ab": ab.astype(np.float32), "image": lab_to_rgb(lab)}
+        return {"ab": resize_map(ab, photo.rgb.shape[:2]).astype(np.float32),
+                "image": join_lightness(photo.rgb, ab)}
 
 
 OUTPUT_KINDS.register("ab", AbOutput)

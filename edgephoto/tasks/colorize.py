@@ -141,11 +141,10 @@ class ColorizeTask(ImageTask):
     # ---- predictions as the runtime makes them: ab upsampled, the photo's own L*
     @staticmethod
     def colour_photo(rgb_u8: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """The photo's full-resolution L* with ``ab`` (HxWx2, Lab units, any size) -> RGB in [0, 1]."""
-        from ..runtime.lab import lab_to_rgb, rgb_to_l
-        from ..runtime.model import resize_map
-        ab = resize_map(np.asarray(ab, np.float32), rgb_u8.shape[:2])
-        return lab_to_rgb(np.concatenate([rgb_to_l(rgb_u8)[..., None], ab], -1))
+        """The photo's full-resolution L* with ``ab`` (HxWx2, Lab units, any size) -> RGB in [0, 1],
+        as the runtime's ``ab`` output kind makes it."""
+        from ..runtime.model import join_lightness
+        return join_lightness(rgb_u8, ab)
 
     def predict_for_eval(self, head, rgb_u8, size, target_shape):
         import torch
