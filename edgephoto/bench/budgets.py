@@ -21,7 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
 # the original system's requirements, used under the file's [defaults] (and alone without a file)
 BUILTIN = {
     "defaults": {"size_mb": 20.0, "latency_s": 25.0, "max_side": 1024, "max_upload_mb": 35.0,
-                 "latency_threads": 1, "latency_scale": 1.0},
+                 "latency_threads": 1},
     "targets": {"default": {}},
     "tasks": {},
 }

@@ -18,7 +18,9 @@ def register(sub) -> None:
                                                   "<data>/<task>/test (default: data)")
     p.add_argument("--task", help="only this task")
     p.add_argument("--budgets", default="budgets.toml", help="budgets file (default: budgets.toml)")
-    p.add_argument("--target", default="default", help="budget target, e.g. default, rpi4 (default: default)")
+    p.add_argument("--target", default="default", help="budget target: default (this machine) or a device of edgephoto/bench/device_refs.toml "
+                        "(rpi4, rpi5, jetson-nano-cpu, x86-1t, browser-wasm), judged on its estimate's upper "
+                        "bound (default: default)")
     p.add_argument("--out", default="reports", help="report folder (default: reports)")
     p.add_argument("--runs", type=int, default=0, help="timed runs per measurement (default 10; 3 with --quick)")
     p.add_argument("--threads", type=int, default=None, help="the 'all threads' count (default: all cores)")
@@ -32,6 +34,12 @@ def register(sub) -> None:
                         "Chromium)' table). Needs node, chromium (/usr/bin/chromium or $EDGEPHOTO_CHROMIUM) "
                         "and `make web-deps`; without them a one-line note is recorded. Off by default; "
                         "make: `make bench BENCH_ARGS=--browser`")
+    p.add_argument("--on-device", metavar="TARGET",
+                   help="this machine IS the target (e.g. rpi4, with the runtime-only install): its latencies "
+                        "are reported as measurements for that target, no estimates")
+    p.add_argument("--no-estimates", action="store_true",
+                   help="skip the per-target latency estimates (they time three reference networks in ncnn "
+                        "first, about a minute)")
     p.add_argument("--browser-runs", type=int, default=3, help="timed runs per backend with --browser (default 3)")
     p.add_argument("--browser-backends", default="webgl,wasm",
                    help="TF.js backends with --browser, comma-separated (default: webgl,wasm)")
@@ -45,7 +53,7 @@ def run(args) -> int:
 
     report = run_bench(Path(args.dist), Path(args.data), args.task, Path(args.budgets), args.target,
                        Path(args.out), args.runs, args.quick, threads_all=args.threads, limit=args.limit,
-                       browser=args.browser,
+                       browser=args.browser, on_device=args.on_device, estimates=not args.no_estimates,
                        browser_options={"runs": args.browser_runs,
                                         "backends": [b.strip() for b in args.browser_backends.split(",") if b.strip()]})
     print(to_text(report))

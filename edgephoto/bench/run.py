@@ -288,12 +288,20 @@ def _onnx_macs(d: Path, m: Dict[str, Any]) -> Optional[float]:
         return None
 
 
-def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[float]) -> Dict[str, Dict[str, Any]]:
-    """{budget: {limit, value, pass}} for what applies to this row; value None = not measured."""
+def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[float],
+             target: Optional[str] = None) -> Dict[str, Dict[str, Any]]:
+    """{budget: {limit, value, pass}} for what applies to this row; value None = not measured. For a
+    device ``target`` (not ``default``) latencies are the row's estimate's upper bound for it."""
     v: Dict[str, Dict[str, Any]] = {}
     key = f"{row.get('format')}_{row.get('precision')}"
-    scale = float(b.get("latency_scale", 1.0))
     lt = "threads_all" if str(b.get("latency_threads", 1)) == "all" else "threads_1"
+    device = (row.get("estimates") or {}).get(target) if target else None
+
+    def seconds(measured_here: Optional[float]) -> Optional[float]:
+        """A latency budget's value: for a device target its estimate's upper bound (or measurement)."""
+        if target and target != "default":
+            return None if device is None else device["high_s"]
+        return measured_here
 
     def add(name, limit, value, ok=None):
         if limit is None:
@@ -306,7 +314,7 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[floa
     add("size_mb", b.get("size_mb"), row.get("size_mb"))
     if runnable:
         med = lat.get("median_s")
-        add("latency_s", b.get("latency_s"), None if med is None else med * scale)
+        add("latency_s", b.get("latency_s"), seconds(med))
     quality = row.get("quality") or {}
     if row.get("precision") == "int8" and b.get("int8_quality_rel_loss") is not None and runnable:
         # relative loss of the task's primary metric vs. the fp32 model it came from
@@ -328,9 +336,9 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[floa
         if key == b.get("ship_format"):
             add("shipped_size_mb", b.get("shipped_size_mb"), row.get("size_mb"))
             med1 = ((row.get("latency") or {}).get("threads_1") or {}).get("median_s")
-            add("latency_1024_s", b.get("latency_1024_s"), None if med1 is None else med1 * scale)
+            add("latency_1024_s", b.get("latency_1024_s"), seconds(med1))
             # a generator: generate_images at generate_side, the chain included
-            add("generate_s", b.get("generate_s"), None if med1 is None else med1 * scale)
+            add("generate_s", b.get("generate_s"), seconds(med1))
         if runnable:
             add("peak_mem_mb", b.get("peak_mem_mb"), row.get("peak_mem_mb"))
             # optional quality floors: max_<metric> / min_<metric> for any metric the task reports
@@ -346,9 +354,13 @@ def verdicts(row: Dict[str, Any], b: Dict[str, Any], fp32_quality: Optional[floa
 def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optional[Path], target: str,
               out: Path, runs: int, quick: bool, threads_all: Optional[int] = None,
               limit: Optional[int] = None, browser: bool = False,
-              browser_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+              browser_options: Optional[Dict[str, Any]] = None, on_device: Optional[str] = None,
+              estimates: bool = True, host_reference_ms: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """browser: also time each task's TF.js bundle in headless Chromium (``bench_browser``,
-    ``browser_options`` passed to it): ``report["browser"]`` rows + ``report["browser_note"]``."""
+    ``browser_options`` passed to it): ``report["browser"]`` rows + ``report["browser_note"]``.
+    estimates: per-target latency estimates (``estimates.py``; ``host_reference_ms``: reuse these
+    reference timings instead of timing them); on_device: this machine is that target, so its
+    latencies are measurements."""
     dist, data, out = Path(dist), Path(data), Path(out)
     if not dist.is_dir():
         raise UserError(f"no artifacts folder {dist}/ (run `make export`, or pass --dist)")
@@ -433,6 +445,18 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
                 same = [r.get("macs") for r in rows if r.get("variant") == row["variant"]
                         and r["task"] == row["task"] and r.get("macs")]
                 row["macs"] = same[0] if same else None
+        browser_rows, browser_note = None, None
+        if browser:  # reported, not asserted: never changes the verdict of a Python-runtime row
+            from .browser import bench_browser
+            b = bench_browser(dist, data, task, log=log, **(browser_options or {}))
+            browser_rows, browser_note = b["rows"], b["note"]
+            if not b["rows"]:
+                log(f"browser: {b['note']}")
+        device_block = None
+        if estimates or on_device:
+            from .estimates import add_estimates
+            device_block = add_estimates(rows, budgets, resolve, browser_rows=browser_rows, on_device=on_device,
+                                         host_ms=host_reference_ms, log=log)
         # verdicts
         failed_shipped = []
         for row in rows:
@@ -447,7 +471,7 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
                     failed_shipped.append(f"{row['task']}/{row['variant']}/{row['key']} ({row['status']})")
                 continue
             fp32 = _fp32_reference(rows, row)
-            row["verdict"] = verdicts(row, b, fp32)
+            row["verdict"] = verdicts(row, device_budgets(budgets, b, target, row["task"]), fp32, target)
             row["pass"] = all(x["pass"] for x in row["verdict"].values())
             if not row["pass"] and row.get("role", "ours") == "ours":   # a peer's verdicts are informative
                 row["status"] = "fail"
@@ -467,15 +491,11 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
             "rows": rows,
             "compression_table": compression_table(rows),
             "failed_shipped": failed_shipped, "passed": not failed_shipped,
+            "device_estimates": device_block,
             "seconds": round(time.time() - t_start, 1),
         }
-        if browser:  # reported, not asserted: never changes the verdict
-            from .browser import bench_browser
-            b = bench_browser(dist, data, task, log=log, **(browser_options or {}))
-            report["browser"], report["browser_note"] = b["rows"], b["note"]
-            if not b["rows"]:
-                log(f"browser: {b['note']}")
-            report["seconds"] = round(time.time() - t_start, 1)
+        if browser:
+            report["browser"], report["browser_note"] = browser_rows, browser_note
     finally:
         for p in tmp.iterdir():
             p.unlink()
@@ -487,6 +507,19 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
     tmp_md.write_text(md)
     os.replace(tmp_md, out / "bench.md")
     return report
+
+
+HOST_LATENCY_TARGETS = ("latency_1024_s", "generate_s")   # a task's own targets, stated for 1 thread here
+
+
+def device_budgets(budgets: Dict[str, Any], b: Dict[str, Any], target: str, task: str) -> Dict[str, Any]:
+    """The budgets a device target judges: a task's own latency targets are stated for 1 thread on
+    this machine, so on a device only the general ``latency_s`` and what the file sets under
+    ``[targets.<target>.tasks.<task>]`` apply."""
+    if target == "default":
+        return b
+    own = ((budgets.get("targets", {}).get(target) or {}).get("tasks") or {}).get(task) or {}
+    return {k: v for k, v in b.items() if k not in HOST_LATENCY_TARGETS or k in own}
 
 
 def _fp32_reference(rows: List[Dict[str, Any]], row: Dict[str, Any]) -> Optional[float]:
@@ -596,6 +629,37 @@ def chain_lines(report: Dict[str, Any]) -> List[str]:
     return out
 
 
+ESTIMATES_TITLE = "Per-target latency (estimates unless marked measured; verdict on the upper bound vs latency_s)"
+
+
+def estimates_text(report: Dict[str, Any]) -> List[str]:
+    from .estimates import estimate_table, factor_lines
+    block = report.get("device_estimates")
+    if not block:
+        return []
+    headers, body = estimate_table(report)
+    out = ["", ESTIMATES_TITLE + ":"]
+    if body:
+        w = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
+        out += ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)) for cells in [headers] + body]
+    out += ["  factors: " + x for x in factor_lines(report)]
+    return out
+
+
+def estimates_markdown(report: Dict[str, Any]) -> List[str]:
+    from .estimates import estimate_table, factor_lines
+    block = report.get("device_estimates")
+    if not block:
+        return []
+    headers, body = estimate_table(report)
+    md = ["", f"## {ESTIMATES_TITLE}", ""]
+    if body:
+        md += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        md += ["| " + " | ".join(b) + " |" for b in body]
+    md += ["", f"- Method: {block['method']}"] + [f"- {x}" for x in factor_lines(report)]
+    return md
+
+
 def to_text(report: Dict[str, Any]) -> str:
     rows = table_rows(report)
     w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
@@ -623,6 +687,7 @@ def to_text(report: Dict[str, Any]) -> str:
         w2 = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(headers)]
         lines += ["", title + ":"] + ["  " + "  ".join(c.ljust(w2[i]) for i, c in enumerate(cells))
                                       for cells in [headers] + body]
+    lines += estimates_text(report)
     from .browser import browser_text
     lines += browser_text(report)
     lines.append("")
@@ -670,6 +735,7 @@ def to_markdown(report: Dict[str, Any]) -> str:
     for title, headers, body in group_tables(report):
         md += ["", f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         md += ["| " + " | ".join(b) + " |" for b in body]
+    md += estimates_markdown(report)
     from .browser import browser_markdown
     md += browser_markdown(report)
     md += ["", "**PASS**: every shipped variant meets its budgets." if report["passed"] else
