@@ -15,10 +15,10 @@ DATA_ARGS ?=
 BENCH_ARGS ?=
 NODE_DIR := edgephoto/export/node
 
-.PHONY: help setup node fetch import-peers data train compress export bench test test-fast demo starter-weights finetune clean web web-vendor web-deps
+.PHONY: help setup node fetch import-peers data train compress export bench report test test-fast demo starter-weights finetune clean web web-vendor web-deps
 
 help:
-	@echo "make setup | fetch | import-peers | data | train | compress | export | bench | test | demo | starter-weights | web"
+	@echo "make setup | fetch | import-peers | data | train | compress | export | bench | report | test | demo | starter-weights | web"
 	@echo "  make demo                              every task end to end on the built-in data (~28 min, 2 cores)"
 	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
 	@echo "  make data train compress export bench TASK=colorize|generate|upscale|deblur|retouch   one task"
@@ -70,6 +70,12 @@ export: setup
 
 bench: setup
 	$(PY) -m edgephoto bench --task $(TASK) --dist $(DIST) --data $(DATA) --out $(REPORTS) $(BENCH_ARGS)
+
+# one HTML page + the same as Markdown from $(REPORTS)/bench.json: $(REPORTS)/report.{html,md} and
+# $(REPORTS)/report_files/*.png (table, plots, before/after grids). The grids' test images come from
+# the data root the bench recorded; DATA=... on the command line overrides it
+report: setup
+	$(PY) -m edgephoto report --bench $(REPORTS)/bench.json --out $(REPORTS) $(if $(filter command line environment,$(origin DATA)),--data $(DATA))
 
 test: setup
 	$(PY) -m pytest -q

@@ -24,6 +24,7 @@ COMMANDS = [
     "edgephoto.export.import_command",  # import (existing ONNX models: peers, teachers)
     "edgephoto.export.chain",       # chain (the generator's pipelines)
     "edgephoto.bench.command",      # bench
+    "edgephoto.report.command",     # report (the bench's HTML page)
     "edgephoto.runtime.command",    # run, adjust...
 ]
 
