@@ -17,6 +17,7 @@ import numpy as np
 from .. import runtime
 from ..errors import UserError
 from ..runtime.manifest import MANIFEST_NAME, list_models, write_json_atomic
+from ..utils.progress import Progress, log as _log
 from .budgets import load_budgets, resolve
 
 LATENCY_NOTE = ("end to end through edgephoto.runtime on a 1024x1024 JPEG (for a 4x upscaler a 256x256 one, whose output is "
@@ -54,7 +55,7 @@ def shown_metrics(task_name: str) -> List[str]:
 
 
 def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+    _log(f"[bench] {msg}")   # above the rows' bar when one is drawn
 
 
 def dir_size_mb(d: Path, manifest: Dict[str, Any]) -> float:
@@ -377,9 +378,11 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
     t_start = time.time()
     tmp = Path(tempfile.mkdtemp(prefix="edgephoto-bench-"))
     photos: Dict[str, Path] = {}
+    bar = Progress("bench", len(rows), what="row")   # a bar over the rows (plain lines in a log)
     try:
         for i, row in enumerate(rows, 1):
             tag = f"({i}/{len(rows)}) {row['task']}/{row['variant']}/{row['key']}"
+            bar.update(i - 1, f"now {row['task']}/{row['variant']}/{row['key']}")
             if row["status"] in ("error", "failed"):
                 log(f"{tag}: {row['status']}: {row['error']}")
                 continue
@@ -438,6 +441,7 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
             pm = primary_metric(row["task"])
             log(f"{tag}: {row['size_mb']:.2f} MB, 1 thread {l1['median_s']:.3f} s, "
                 f"{row['peak_mem_mb']:.0f} MB peak" + (f", {pm} {q[pm]:.4f}" if pm in q else ""))
+        bar.update(len(rows))
         rows += classical_rows(sorted({r["task"] for r in rows}), data, photos, tmp, runs, warmup, limit)
         # MACs of tflite rows: the same network's ONNX count
         for row in rows:
@@ -497,6 +501,7 @@ def run_bench(dist: Path, data: Path, task: Optional[str], budgets_path: Optiona
         if browser:
             report["browser"], report["browser_note"] = browser_rows, browser_note
     finally:
+        bar.close()
         for p in tmp.iterdir():
             p.unlink()
         tmp.rmdir()

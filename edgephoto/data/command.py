@@ -49,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     bars = {}
 
     def progress(split, i, n):
-        bar = bars.setdefault(split, Progress(f"data {args.task}/{split}", n))
-        bar.update(i)
+        if split not in bars:   # the samples already on disk count as done, not in the rate
+            bars[split] = Progress(f"data {args.task}/{split}", n, start=i - 1 if 0 < i < n else i)
+        bars[split].update(i)
 
     t0 = time.time()
     written = task.generate_builtin(out, seed=args.seed, sizes=sizes, progress=progress, source=source)

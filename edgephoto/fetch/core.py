@@ -372,15 +372,17 @@ def fetch_one(src: Source, cache: Path, index: Index, downloader: Any,
 def run_fetch(cache: Path, sources: Sequence[Source], downloader: Any = None,
               log: Optional[Callable[[str], None]] = None, out: Any = None) -> List[Result]:
     """Fetch every source into ``cache``; a failed source is reported and the others go on."""
-    from ..utils.progress import log as default_log
+    from ..utils.progress import Progress, log as default_log
 
     log = log or default_log
     cache.mkdir(parents=True, exist_ok=True)
     downloader = downloader or Clients(log=log)
     index = Index(cache)
     results: List[Result] = []
+    bar = Progress("fetch", len(sources), what="source")   # a bar over the sources (plain lines in a log)
     for i, src in enumerate(sources, 1):
         tag = f"[fetch {i}/{len(sources)}]"
+        bar.update(i - 1, f"now {src.name}")
         t0 = time.time()
         try:
             res = fetch_one(src, cache, index, downloader, log, tag)
@@ -394,6 +396,8 @@ def run_fetch(cache: Path, sources: Sequence[Source], downloader: Any = None,
                 index.save()
         res.seconds = time.time() - t0
         results.append(res)
+        bar.update(i)
+    bar.close()
     return results
 
 
