@@ -37,11 +37,22 @@ def task_budgets(task: str) -> Dict[str, Any]:
         return {}
 
 
+def with_device_targets(data: Dict[str, Any]) -> Dict[str, Any]:
+    """Every device of ``device_refs.toml`` is a target, with the defaults where the file names none."""
+    try:
+        from .estimates import load_refs
+        for tid in load_refs()[0]:
+            data["targets"].setdefault(tid, {})
+    except UserError:      # no reference file (Python 3.10): only the file's own targets
+        pass
+    return data
+
+
 def load_budgets(path: Path | str | None) -> Dict[str, Any]:
     if path is None or not Path(path).exists():
         if path is not None and str(path) != "budgets.toml":
             raise UserError(f"budgets file not found: {path}")
-        return copy.deepcopy(BUILTIN)
+        return with_device_targets(copy.deepcopy(BUILTIN))
     if tomllib is None:
         raise UserError("reading budgets.toml needs Python 3.11+ (tomllib)")
     try:
@@ -53,7 +64,7 @@ def load_budgets(path: Path | str | None) -> Dict[str, Any]:
     data.setdefault("targets", {}).setdefault("default", {})
     data.setdefault("tasks", {})
     data["_path"] = str(path)
-    return data
+    return with_device_targets(data)
 
 
 def resolve(budgets: Dict[str, Any], target: str, task: str) -> Dict[str, Any]:

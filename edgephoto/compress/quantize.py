@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -134,9 +134,83 @@ class CalibrationSet:
         return {"folder": str(self.folder), "images": len(self.images)}
 
 
+def int8_sensitive_nodes(src: Path, calib: CalibrationSet, k: int, input_name: str = "image",
+                         images: int = 8) -> List[Dict[str, Any]]:
+    """The ``k`` weighted layers (Conv, ConvTranspose, Gemm, MatMul) where int8 hurts most: the whole
+    graph is quantized once, then each layer's output is compared with the fp32 graph's on ``images``
+    calibration inputs; a layer's cost is how much its relative error exceeds the worst error it
+    receives (error a layer only passes on is not its own). Best first: [{node, error, added}]."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(src))
+    weighted = [n for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose", "Gemm", "MatMul")]
+    if not weighted or k <= 0:
+        return []
+    producer = {o: n.name for n in model.graph.node for o in n.output}
+    outs = [n.output[0] for n in weighted]
+    sub = CalibrationSet(calib.folder, calib.paths[:images], calib.images[:images], calib.input_grid)
+
+    def with_outputs(m, names):
+        have = {o.name for o in m.graph.output}
+        for name in names:
+            if name not in have:
+                m.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+        return m
+
+    with tempfile.TemporaryDirectory(prefix="edgephoto-sens-") as tmp:
+        q = Path(tmp) / "q.onnx"
+        quantize_onnx_int8(src, q, sub, input_name=input_name)
+        qmodel = onnx.load(str(q))
+        # the quantizer keeps node names but may rename their outputs: match layers by node name
+        q_out = {n.name: n.output[0] for n in qmodel.graph.node}
+        weighted = [n for n in weighted if n.name in q_out]
+        outs = [n.output[0] for n in weighted]
+        f32 = Path(tmp) / "f.onnx"
+        onnx.save(with_outputs(onnx.load(str(src)), outs), str(f32))
+        q2 = Path(tmp) / "q2.onnx"
+        onnx.save(with_outputs(qmodel, [q_out[n.name] for n in weighted]), str(q2))
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        ref = ort.InferenceSession(str(f32), so, providers=["CPUExecutionProvider"])
+        qs = ort.InferenceSession(str(q2), so, providers=["CPUExecutionProvider"])
+        err = {name: 0.0 for name in outs}
+        x = sub.nchw()
+        for i in range(len(x)):
+            a = dict(zip([o.name for o in ref.get_outputs()], ref.run(None, {input_name: x[i:i + 1]})))
+            b = dict(zip([o.name for o in qs.get_outputs()], qs.run(None, {input_name: x[i:i + 1]})))
+            for n in weighted:
+                name = n.output[0]
+                fa, fb = a[name].astype(np.float64), b[q_out[n.name]].astype(np.float64)
+                err[name] += float(np.linalg.norm(fb - fa) / (np.linalg.norm(fa) + 1e-12)) / len(x)
+
+    def upstream_error(node) -> float:
+        """The largest error among the weighted layers feeding ``node`` (through any ops)."""
+        seen, stack, worst = set(), list(node.input), 0.0
+        nodes = {n.name: n for n in model.graph.node}
+        while stack:
+            t = stack.pop()
+            if t in seen or t not in producer:
+                continue
+            seen.add(t)
+            if t in err:
+                worst = max(worst, err[t])
+                continue
+            stack.extend(nodes[producer[t]].input)
+        return worst
+
+    ranked = sorted(({"node": n.name, "error": round(err[n.output[0]], 5),
+                      "added": round(err[n.output[0]] - upstream_error(n), 5)} for n in weighted),
+                    key=lambda d: -d["added"])
+    return ranked[:k]
+
+
 def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: str = "image",
-                       method: str = "onnxruntime") -> Dict[str, Any]:
-    """Static int8 QDQ quantization of ``src`` into ``dst``; returns the manifest's quantization block."""
+                       method: str = "onnxruntime", exclude: Sequence[str] = ()) -> Dict[str, Any]:
+    """Static int8 QDQ quantization of ``src`` into ``dst``; returns the manifest's quantization block.
+    ``exclude``: nodes left in float32 (the mixed-precision fallback of ``int8_sensitive_nodes``)."""
     src, dst = Path(src), Path(dst)
     data = calib.nchw()
     if method == "nncf":
@@ -145,7 +219,8 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
 
         model = onnx.load(str(src))
         ds = nncf.Dataset([{input_name: data[i:i + 1]} for i in range(len(data))])
-        q = nncf.quantize(model, ds, subset_size=len(data))
+        ignored = nncf.IgnoredScope(names=list(exclude)) if exclude else None
+        q = nncf.quantize(model, ds, subset_size=len(data), **({"ignored_scope": ignored} if ignored else {}))
         onnx.save(q, str(dst))
         scheme = {"tool": f"nncf {nncf.__version__}", "format": "QDQ"}
     elif method == "onnxruntime":
@@ -181,7 +256,7 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
                             per_channel=True, activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
                             reduce_range=True,   # no int16 saturation in U8S8 kernels (see above)
-                            extra_options=extra)
+                            nodes_to_exclude=list(exclude) or None, extra_options=extra)
         finally:
             root.setLevel(level)
         scheme = {"tool": f"onnxruntime {onnxruntime.__version__} quantize_static", "format": "QDQ"}
@@ -191,7 +266,8 @@ def quantize_onnx_int8(src: Path, dst: Path, calib: CalibrationSet, input_name: 
     weights = "int8 per-channel symmetric" + (", 7-bit range" if method == "onnxruntime" else "")
     grid = ({"input": f"uint8 on the pixel grid (scale {calib.input_grid[0]:.6g}, zero point "
                       f"{calib.input_grid[1]})"} if calib.input_grid and method == "onnxruntime" else {})
-    return {"mode": "static", "weights": weights, **grid,
+    fallback = {"float32_fallback_nodes": list(exclude)} if exclude else {}
+    return {"mode": "static", "weights": weights, **grid, **fallback,
             "activations": "uint8 per-tensor asymmetric" if method == "onnxruntime" else "int8/uint8 (nncf)",
             "io": "float32", **scheme, "calibration": calib.info()}
 

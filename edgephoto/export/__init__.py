@@ -66,7 +66,7 @@ class ExportContext:
 
     def __init__(self, task, model, state, checkpoint: Path, variant: str, work: Path,
                  calib_dir: Path, progress: Callable[[str], None], int8_method: str = "onnxruntime",
-                 size: Optional[int] = None):
+                 size: Optional[int] = None, int8_fallback: int = 0):
         self.task, self.model, self.state = task, model, state
         self.checkpoint, self.variant, self.work = Path(checkpoint), variant, Path(work)
         # resize-mode models see what they were trained at; tiled (fully convolutional) ones are
@@ -80,6 +80,7 @@ class ExportContext:
         self.calib_dir = Path(calib_dir)
         self.progress = progress
         self.int8_method = int8_method
+        self.int8_fallback = int(int8_fallback)   # onnx_int8: this many most-hurt layers stay float32
         self.module = task.export_module(model).eval()
         self.onnx_fp32 = _Cached(self._onnx_fp32)
         self.saved_model = _Cached(self._saved_model)
@@ -152,8 +153,11 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                    formats: Optional[Sequence[str]] = None, data_root: Optional[Path] = None,
                    calib_dir: Optional[Path] = None, shipped: bool = False,
                    progress: Callable[[str], None] = print, parity_images: int = 16,
-                   int8_method: str = "onnxruntime", size: Optional[int] = None) -> List[ExportResult]:
-    """Export one checkpoint to the rows ``formats`` (default: per table and ``shipped``)."""
+                   int8_method: str = "onnxruntime", size: Optional[int] = None,
+                   int8_fallback: int = 0, bar_stream: Any = None) -> List[ExportResult]:
+    """Export one checkpoint to the rows ``formats`` (default: per table and ``shipped``);
+    ``int8_fallback``: the onnx_int8 row keeps that many of its most int8-sensitive layers in float32;
+    ``bar_stream``: a progress bar over the rows on that stream (plain lines in a log; ``edgephoto export``)."""
     from ..errors import UserError
     from ..runtime.manifest import MANIFEST_NAME, sha256_of, write_json_atomic
     from ..tasks import get_task
@@ -186,7 +190,7 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
     results: List[ExportResult] = []
     with tempfile.TemporaryDirectory(prefix=f"edgephoto-export-{variant}-") as work:
         ctx = ExportContext(task, model, state, checkpoint, variant, Path(work), calib_dir, progress,
-                            int8_method, size)
+                            int8_method, size, int8_fallback)
         pset = load_parity_set(task, data_root, ctx.size, parity_images)
         pset.reference = torch_outputs(ctx.module, pset.images)
         pset.reference_metrics = task_metrics(task, pset.reference, pset.targets, pset.regions, pset.scale) \

@@ -51,9 +51,15 @@ def build_onnx_fp16(ctx, spec: FormatSpec, out_dir: Path) -> Dict[str, Any]:
 
 @BUILDERS.register("onnx_int8")
 def build_onnx_int8(ctx, spec: FormatSpec, out_dir: Path) -> Dict[str, Any]:
-    from ..compress.quantize import quantize_onnx_int8
+    from ..compress.quantize import int8_sensitive_nodes, quantize_onnx_int8
+    exclude = []
+    if ctx.int8_fallback:   # mixed precision: the layers int8 hurts most stay float32
+        worst = int8_sensitive_nodes(ctx.onnx_fp32(), ctx.calibration(), ctx.int8_fallback, ctx.input_name)
+        exclude = [w["node"] for w in worst]
+        ctx.progress(f"  int8: float32 fallback for {len(exclude)} layer(s): "
+                     + ", ".join(f"{w['node']} (+{w['added']:.3f})" for w in worst))
     q = quantize_onnx_int8(ctx.onnx_fp32(), out_dir / spec.file, ctx.calibration(),
-                           input_name=ctx.input_name, method=ctx.int8_method)
+                           input_name=ctx.input_name, method=ctx.int8_method, exclude=exclude)
     return {"quantization": q}
 
 

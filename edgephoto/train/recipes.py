@@ -57,6 +57,9 @@ class Recipe:
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         pass
 
+    def prepare(self, model: torch.nn.Module) -> None:
+        """Change the model in place before training (after its weights are loaded); QAT adds fake quantization."""
+
 
 RECIPES.register("supervised", Recipe)
 
@@ -102,6 +105,21 @@ class Distill(Recipe):
         if isinstance(out, (list, tuple)):
             return [t[..., : h * s, : w * s] for t in out]
         return out[..., : h * s, : w * s]
+
+
+@RECIPES.register("qat")
+class QAT(Distill):
+    """Quantization-aware fine-tuning (``compress/qat.py``): int8 simulated in every weighted layer,
+    the task's distillation loss against the network's own float model (``teacher`` = the
+    checkpoint it starts from, T = 1)."""
+
+    def describe(self) -> str:
+        return f"quantization-aware fine-tuning (int8 fake quantization) against its float self {self.cfg.teacher}"
+
+    def prepare(self, model: torch.nn.Module) -> None:
+        from ..compress.qat import add_fake_quant
+        if not add_fake_quant(model):
+            raise UserError("QAT: the model has no Conv / ConvTranspose / Linear layer to quantize")
 
 
 @RECIPES.register("pix2pix")

@@ -173,6 +173,7 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
         if is_main:
             log(f"[train {cfg.task}/{out.name}] starting from the weights of {cfg.init}")
 
+    recipe.prepare(model)     # e.g. QAT's fake quantization, on the loaded weights
     phased = bool(cfg.phases) and hasattr(model, "set_phase")
 
     ddp_model = model
