@@ -205,7 +205,12 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
             # cross-faded overlap: fewer tiles for the same result
             ov = int(model.tile_overlap)
             contract = replace(contract, inference=replace(contract.inference, overlap=(ov, ov)))
-        for spec in specs:
+        from ..utils.progress import Progress
+        bar = Progress(f"export {task.name}/{variant}", len(specs), stream=bar_stream, what="row") \
+            if bar_stream is not None else None
+        for i, spec in enumerate(specs):
+            if bar is not None:
+                bar.update(i, f"now {spec.key}")
             t0 = time.time()
             staging = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.key}-", dir=dest_root))
             try:
@@ -269,6 +274,8 @@ def export_variant(task_name: str, checkpoint: Path, variant: str, out_root: Pat
                     reason += " (removed the previous export of this row)"
                 progress(f"[{spec.key}] FAILED: {reason}")
                 results.append(ExportResult(spec.key, "failed", reason, None, {}, dt))
+        if bar is not None:
+            bar.update(len(specs))
     record_status(dest_root, checkpoint, results)
     return results
 

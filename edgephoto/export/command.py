@@ -113,12 +113,14 @@ def ship_format(task_name: str, budgets_path: str = "budgets.toml") -> str | Non
 
 
 def run(args) -> int:
+    import sys
     import time
     from pathlib import Path
 
     from ..compress.select import SELECTION_NAME
     from ..errors import UserError
     from ..runtime.manifest import write_json_atomic
+    from ..utils.progress import log
     from . import export_variant
     from .formats import default_formats
 
@@ -139,7 +141,8 @@ def run(args) -> int:
         res = export_variant(task.name, ck, variant, out_root=Path(args.dist), formats=formats,
                              data_root=data, calib_dir=Path(args.calib) if args.calib else None,
                              shipped=is_shipped, parity_images=args.parity_images,
-                             int8_method=args.int8, size=args.size, progress=lambda s: print(s, flush=True))
+                             int8_method=args.int8, size=args.size, progress=lambda s: log(s, sys.stdout),
+                             bar_stream=sys.stdout)   # the bar goes with the messages (stderr: errors)
         results.setdefault(variant, {}).update({r.key: r for r in res})
 
     for variant, ck in plan:

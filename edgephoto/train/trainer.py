@@ -25,7 +25,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..models import count_parameters, create_model
-from ..utils.progress import fmt_duration, log
+from ..utils.progress import Progress, fmt_duration, log
 from .checkpoint import read_checkpoint, save_checkpoint
 from .recipes import make_recipe
 
@@ -204,6 +204,9 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
     metrics_f = open(out / "metrics.jsonl", "a") if is_main else None
     model.train()
     t0, seen = time.time(), 0
+    # the steps' bar (a terminal) or a plain line every log_every steps (a log)
+    bar = Progress(f"train {cfg.task}/{out.name}", cfg.steps, every_s=float("inf"), start=step,
+                   what="step") if is_main else None
     last = {}
     try:
         while step < cfg.steps:
@@ -243,10 +246,10 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                     rec.update({k: round(v, 5) for k, v in terms.items()})
                     metrics_f.write(json.dumps(rec) + "\n")
                     metrics_f.flush()
-                    eta = (cfg.steps - step) * cfg.batch * world / rate if rate else 0
                     shown = "".join(f" {k} {v:.4f}" for k, v in terms.items())
-                    log(f"[train {cfg.task}/{out.name}] step {step}/{cfg.steps} loss {loss.item():.4f}{shown} "
-                        f"lr {rec['lr']:.1e} {rate:.1f} img/s eta {fmt_duration(eta)}")
+                    bar.update(step, f"loss {loss.item():.4f}{shown} lr {rec['lr']:.1e} {rate:.1f} img/s", force=True)
+                elif bar is not None:
+                    bar.update(step)
                 if is_main and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
                     model.eval()
                     last = evaluate(model, task, Path(cfg.data), "val", size, cfg.eval_limit)
@@ -259,6 +262,8 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
                                     extra=recipe.state_dict())
             epoch += 1
     finally:
+        if bar is not None:
+            bar.close()
         if metrics_f:
             metrics_f.close()
 
