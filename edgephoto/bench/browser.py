@@ -42,11 +42,15 @@ def default_chromium() -> str:
     return os.environ.get("EDGEPHOTO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def find_bundles(dist: Path, task: Optional[str] = None) -> List[Dict[str, Any]]:
-    """One TF.js bundle per task: shipped tfjs_fp16, else a shipped tfjs_*, else tfjs_fp16, else any."""
+def find_bundles(dist: Path, task: Optional[str] = None, every: bool = False) -> List[Dict[str, Any]]:
+    """One TF.js bundle per task: shipped tfjs_fp16, else a shipped tfjs_*, else tfjs_fp16, else any
+    (``every``: all of them, e.g. the candidates of ``compress --fit --target browser-wasm``)."""
     by_task: Dict[str, List[Tuple[Tuple[bool, bool, str, str], Dict[str, Any]]]] = {}
     for e in list_models(dist, task, key_prefix="tfjs_"):
         b = {"task": e.task, "variant": e.variant, "key": e.key, "dir": e.dir, "shipped": e.shipped}
+        if every:
+            by_task.setdefault(f"{b['task']}/{b['variant']}/{b['key']}", []).append(((), b))
+            continue
         rank = (not b["shipped"], b["key"] != "tfjs_fp16", b["variant"], b["key"])
         by_task.setdefault(b["task"], []).append((rank, b))
     return [min(c, key=lambda x: x[0])[1] for _, c in sorted(by_task.items())]
@@ -127,13 +131,13 @@ def _backend_note(info: Dict[str, Any]) -> str:
 def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: Sequence[str] = BACKENDS,
                   runs: int = 3, warmup: int = 1, side: int = 1024, chromium: Optional[str] = None,
                   timeout: float = 1800, photos: Optional[Dict[str, Path]] = None,
-                  log=lambda msg: None) -> Dict[str, Any]:
+                  log=lambda msg: None, every: bool = False) -> Dict[str, Any]:
     """{"rows": [{task, variant, key, backend, load_s, median_s, runs, note}], "note": one line}.
 
     photos: task -> an image file (default: the bench's photo from ``make_bench_photo``); it is
     drawn at side x side in the page. Never raises for a missing browser or a failing bundle.
     """
-    bundles = find_bundles(dist, task)
+    bundles = find_bundles(dist, task, every)
     if not bundles:
         return {"rows": [], "note": "not measured: no TF.js bundle (dist/<task>/<variant>/tfjs_*)"}
     chromium = chromium or default_chromium()
@@ -182,7 +186,8 @@ def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: 
         info = binfo.get(be, {"error": "not run"})
         results = [r for r in out.get("results", []) if r["backend"] == be]
         for b in bundles:
-            r = next((x for x in results if x["task"] == b["task"]), None)
+            r = next((x for x in results if (x["task"], x.get("variant", b["variant"]), x.get("key", b["key"]))
+                      == (b["task"], b["variant"], b["key"])), None)
             row: Dict[str, Any] = {"task": b["task"], "variant": b["variant"], "key": b["key"], "backend": be,
                                    "load_s": None, "median_s": None, "runs": [], "note": _backend_note(info)}
             if r is not None and "error" not in r:

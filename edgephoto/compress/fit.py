@@ -194,7 +194,7 @@ def fit(task_name: str, target: str, runs: Path, data: Path, dist: Path, reports
         browser_rows = None
         if browser:
             from ..bench.browser import bench_browser
-            br = bench_browser(work, data, task.name, backends=["wasm"], runs=runs_timed, log=log)
+            br = bench_browser(work, data, task.name, backends=["wasm"], runs=runs_timed, log=log, every=True)
             browser_rows = br["rows"]
             if not browser_rows:
                 raise UserError(f"browser-wasm is measured in headless Chromium, and it could not be: {br['note']}")
