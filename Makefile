@@ -15,13 +15,14 @@ DATA_ARGS ?=
 BENCH_ARGS ?=
 NODE_DIR := edgephoto/export/node
 
-.PHONY: help setup node fetch import-peers data train compress export bench report test test-fast demo starter-weights finetune clean web web-vendor web-deps
+.PHONY: help setup node fetch import-peers data train compress export bench report test test-fast test-aarch64 demo starter-weights finetune clean web web-vendor web-deps
 
 help:
-	@echo "make setup | fetch | import-peers | data | train | compress | export | bench | report | test | demo | starter-weights | web"
+	@echo "make setup | fetch | import-peers | data | train | compress | export | bench | report | test | test-aarch64 | demo | starter-weights | web"
 	@echo "  make demo                              every task end to end on the built-in data (~28 min, 2 cores)"
 	@echo "  make compress export WEIGHTS=starter   device artifacts from the committed starter weights"
 	@echo "  make data train compress export bench TASK=colorize|generate|upscale|deblur|retouch   one task"
+	@echo "  make test-aarch64                      the runtime on aarch64 under QEMU vs x86, every task (cached in build/aarch64/)"
 
 setup: .venv/.edgephoto-setup node
 
@@ -79,6 +80,17 @@ report: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# the runtime on aarch64 under QEMU user mode, not part of `make test` (edgephoto/tools/aarch64.py): an
+# arm64 Python 3.11 sysroot from Debian bookworm, qemu-user-static and the runtime's aarch64 wheels (numpy,
+# Pillow, one engine; no torch/TF/onnx), all cached in build/aarch64/; `edgephoto run` for every shipped
+# task on litert and onnxruntime vs the same command on this host -> build/aarch64/report.json. DIST: the
+# artifacts (default build/aarch64/dist: a task missing there is exported from the starter weights);
+# AARCH64_ARGS, e.g. "--tasks matte upscale --all-formats"
+test-aarch64: DIST = build/aarch64/dist
+AARCH64_ARGS ?=
+test-aarch64: setup
+	$(PY) -m edgephoto.tools.aarch64 --dist $(DIST) $(AARCH64_ARGS)
 
 # every task end to end on its built-in data, then one bench over all of them. A task that fails
 # does not stop the others or the bench: the run ends with one line naming what failed.
