@@ -99,7 +99,7 @@ def test_the_bench_times_the_references_in_ncnn_and_prints_every_target(bench_di
     here = row["latency"]["threads_1"]["median_s"]
     for e in est.values():
         assert e["kind"] == "estimate" and e["low_s"] < e["median_s"] < e["high_s"]
-        assert e["median_s"] == pytest.approx(here * e["factor"], rel=1e-3) and "ncnn" in e["source"]
+        assert e["median_s"] == pytest.approx(here * e["factor"], rel=2e-3) and "ncnn" in e["source"]
     assert row["verdict"]["latency_s"]["value"] == est["rpi4"]["high_s"]     # --target rpi4: the upper bound
     assert "latency_1024_s" not in row["verdict"]       # the task's own 1-thread-here target is not a Pi's
     assert "Per-target latency" in r.stdout and "est." in r.stdout and "factor" in r.stdout

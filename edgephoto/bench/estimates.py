@@ -134,7 +134,7 @@ def calibrate(targets: Dict[str, Target], refs: List[Reference], host_ms: Dict[s
 def _entry(median: float, u: float, kind: str, source: str, threads: int, budget: Optional[float],
            factor_value: Optional[float] = None) -> Dict[str, Any]:
     low, high = median * (1 - u), median * (1 + u)
-    return {"median_s": round(median, 4), "low_s": round(low, 4), "high_s": round(high, 4), "uncertainty": round(u, 3),
+    return {"median_s": round(median, 6), "low_s": round(low, 6), "high_s": round(high, 6), "uncertainty": round(u, 3),
             "factor": None if factor_value is None else round(factor_value, 4), "threads": threads, "kind": kind,
             "source": source, "budget_s": budget, "pass": None if budget is None else high <= budget}
 
