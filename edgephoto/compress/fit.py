@@ -102,7 +102,7 @@ def frontier(cands: List[Candidate], better) -> None:
     ok = [c for c in cands if c.status == "ok" and c.estimate.get("high_s") is not None and c.quality]
     for c in ok:
         c.frontier = not any(o is not c and o.estimate["high_s"] <= c.estimate["high_s"]
-                             and better(o.quality, c.quality, strict=True) for o in ok)
+                             and better(o.quality, c.quality) for o in ok)
 
 
 def fit(task_name: str, target: str, runs: Path, data: Path, dist: Path, reports: Path,
@@ -114,6 +114,7 @@ def fit(task_name: str, target: str, runs: Path, data: Path, dist: Path, reports
     from ..bench.estimates import add_estimates, load_refs
     from ..bench.run import bench_photo, dir_size_mb, probe
     from ..export import export_variant
+    from .qat import WEIGHTED
     from ..metrics import metric_info
     from ..runtime.manifest import MANIFEST_NAME, write_json_atomic
     from ..tasks import get_task
@@ -131,9 +132,8 @@ def fit(task_name: str, target: str, runs: Path, data: Path, dist: Path, reports
     pm = task.primary_metric
     info = metric_info(pm)
 
-    def better(qa, qb, strict=False):
-        a, c = info.sort_key(qa[pm]), info.sort_key(qb[pm])
-        return a < c if strict else a <= c
+    def better(qa, qb):
+        return info.sort_key(qa[pm]) < info.sort_key(qb[pm])
 
     t0 = time.time()
     work = Path(tempfile.mkdtemp(prefix=f"edgephoto-fit-{task.name}-"))
@@ -141,20 +141,20 @@ def fit(task_name: str, target: str, runs: Path, data: Path, dist: Path, reports
     try:
         plan = []
         for net, ckpt in checkpoints(task, runs, networks).items():
-            _, state = load_model(ckpt)
+            model, state = load_model(ckpt)
+            weighted = sum(isinstance(m, WEIGHTED) for m in model.modules())
             for s in sizes_for(task, state.get("input_size"), sizes):
-                plan.append((net, ckpt, s, state))
+                plan.append((net, ckpt, s, weighted))
         log(f"[fit {task.name} -> {target}] {len(plan)} network x size combinations x {', '.join(keys)}"
             + ("" if browser else " (+ int8 with float32 fallback)") + f"; budgets: {size_budget:g} MB, "
             f"{latency_budget:g} s on the estimate's upper bound; quality: val {pm}"
             + (f" (first {limit})" if limit else ""))
-        for i, (net, ckpt, s, state) in enumerate(plan, 1):
+        for i, (net, ckpt, s, weighted) in enumerate(plan, 1):
             variant = f"{net}@{s}"
             log(f"[fit {task.name}] ({i}/{len(plan)}) export {variant}: {', '.join(keys)}")
             jobs = [(list(keys), 0)]
             if not browser and task.spec.input.kind != "latent":
-                n_weighted = _weighted_layers(ckpt, task)
-                jobs.append((["onnx_int8"], max(1, int(round(FALLBACK_SHARE * n_weighted)))))
+                jobs.append((["onnx_int8"], max(1, int(round(FALLBACK_SHARE * weighted)))))
             for fmts, fb in jobs:
                 name = variant + (f"-fb{fb}" if fb else "")
                 res = export_variant(task.name, ckpt, name, out_root=work, formats=fmts, data_root=data,
@@ -205,7 +205,9 @@ def fit(task_name: str, target: str, runs: Path, data: Path, dist: Path, reports
         rows = [{"task": task.name, "variant": Path(c.dir).parent.name, "key": c.key, "format": c.key.split("_")[0],
                  "precision": c.key.split("_")[1], "status": "ok", "role": "ours",
                  "latency": {"threads_1": {"median_s": c.here_s}}} for c in live if c.status == "ok"]
-        block = add_estimates(rows, budgets, resolve, browser_rows=browser_rows, log=log)
+        # a browser target is measured: no reference networks to time for it
+        block = add_estimates(rows, budgets, resolve, browser_rows=browser_rows, log=log,
+                              host_ms={} if browser else None)
         for c, row in zip([c for c in live if c.status == "ok"], rows):
             c.estimate = (row.get("estimates") or {}).get(target) or {}
         for c in cands:
@@ -267,13 +269,6 @@ def fit(task_name: str, target: str, runs: Path, data: Path, dist: Path, reports
         raise UserError(f"no candidate meets {target}'s budgets ({size_budget:g} MB, {latency_budget:g} s); "
                         f"the frontier is in {out / (stem + '.md')}")
     return report
-
-
-def _weighted_layers(ckpt: Path, task) -> int:
-    import torch
-    from ..train.checkpoint import load_model
-    model, _ = load_model(ckpt)
-    return sum(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)) for m in model.modules())
 
 
 def _why(pick: Candidate, fitting: List[Candidate], cands: List[Candidate], pm: str, size_b: float,
