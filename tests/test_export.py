@@ -266,6 +266,33 @@ def test_only_one_shipped_variant_after_a_new_selection(tmp_path):
     assert "selection" not in read("new") and read("old")["shipped"] is True
 
 
+def test_the_runtime_default_is_the_ship_format_of_the_shipped_variant(tmp_path, monkeypatch):
+    """deblur ships tflite_fp16 (int8 costs it 0.8 dB): `edgephoto run deblur` must run that row,
+    not the int8 one find_model would otherwise prefer; without the flag, the preference order."""
+    import edgephoto.runtime as rt
+    from edgephoto.export.command import mark_shipped
+    from edgephoto.runtime.manifest import write_json_atomic
+    from edgephoto.tasks import get_task
+    dist = tmp_path / "dist"
+    for variant in ("old", "new"):
+        for key in ("tflite_int8", "tflite_fp16", "onnx_int8"):
+            fmt, prec = key.split("_")
+            write_json_atomic(dist / "deblur" / variant / key / "manifest.json",
+                              {"task": "deblur", "variant": variant, "shipped": variant == "old", "format": fmt,
+                               "precision": prec, "file": "model." + fmt, "ship_format": variant == "old",
+                               **get_task("deblur").spec.to_manifest()})
+    monkeypatch.setattr(rt, "can_run", lambda fmt: True)
+    assert mark_shipped(dist / "deblur", "new")      # the flag leaves with the old selection
+    assert rt.find_model("deblur", dist) == dist / "deblur" / "new" / "tflite_int8"
+    mark_shipped(dist / "deblur", "new", ship_key="tflite_fp16")
+    assert rt.find_model("deblur", dist) == dist / "deblur" / "new" / "tflite_fp16"
+    flagged = [p.parent.relative_to(dist).as_posix() for p in sorted(dist.rglob("manifest.json"))
+               if json.loads(p.read_text()).get("ship_format")]
+    assert flagged == ["deblur/new/tflite_fp16"]
+    # asked for a format, the flag only orders within it
+    assert rt.find_model("deblur", dist, format="onnx") == dist / "deblur" / "new" / "onnx_int8"
+
+
 def _two_variant_runs(setup, tmp_path):
     """runs/matte/{best,next} (the same weights) ranked best first, and a budgets file whose ship
     format is onnx_int8 (quick to build)."""

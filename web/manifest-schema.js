@@ -61,6 +61,10 @@ export default {
     "shipped": {
       "type": "boolean"
     },
+    "ship_format": {
+      "type": "boolean",
+      "description": "within the shipped variant, the format a device runs by default"
+    },
     "role": {
       "type": "string",
       "enum": [

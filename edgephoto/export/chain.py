@@ -87,7 +87,7 @@ def _starter_upscaler(dist: Path, data: Path, progress: Callable[[str], None]) -
     if not res[0].ok:
         progress(f"chain: the upscaler export failed ({res[0].reason}): 64 px only")
         return None
-    mark_shipped(dist / "upscale", "starter")
+    mark_shipped(dist / "upscale", "starter", ship_key=key)
     return res[0].dir
 
 

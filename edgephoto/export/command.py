@@ -83,11 +83,13 @@ def _plan(args):
     return task, plan, shipped, selection
 
 
-def mark_shipped(task_dist, shipped: str, note: str | None = None) -> list:
+def mark_shipped(task_dist, shipped: str, note: str | None = None, ship_key: str | None = None) -> list:
     """Keep one shipped variant per task: set the flag in the shipped variant's manifests and clear
     it in the others' (artifacts of an earlier selection stay, as ordinary rows; imported models
     are left alone). ``note``: selection's sentence on the shipped variant against the classical
     method (``compress.select.classical_note``), kept as ``selection.note`` in its manifests only.
+    ``ship_key``: the budgets' ship format (e.g. ``tflite_fp16``), flagged ``ship_format`` in that
+    one directory of the shipped variant, so the runtime's default is the row the bench judges.
     Returns the directories changed."""
     from ..runtime.manifest import MANIFEST_NAME, list_models, write_json_atomic
     changed = []
@@ -96,8 +98,10 @@ def mark_shipped(task_dist, shipped: str, note: str | None = None) -> list:
         if e.role != "ours":   # imported peers / teachers never ship
             continue
         want = e.variant == shipped
-        man = {k: v for k, v in e.manifest.items() if k != "selection"}
+        man = {k: v for k, v in e.manifest.items() if k not in ("selection", "ship_format")}
         man["shipped"] = want
+        if want and ship_key is not None and e.key == ship_key:
+            man["ship_format"] = True
         if want and note:
             man["selection"] = {"note": note}
         if man != e.manifest:
@@ -180,7 +184,7 @@ def run(args) -> int:
     if shipped:
         from ..compress.select import classical_note
         note = classical_note(selection, shipped)
-        for changed in mark_shipped(dist_task, shipped, note):
+        for changed in mark_shipped(dist_task, shipped, note, ship_key=required):
             print(f"{changed}: manifest updated (shipped variant: {shipped})")
         if note:
             print(f"selection: {note}")

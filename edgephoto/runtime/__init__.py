@@ -84,8 +84,9 @@ def find_model(task: str, dist: Union[str, Path] = "dist", format: Optional[str]
                precision: Optional[str] = None) -> Path:
     """The model directory a device should use for ``task``.
 
-    The shipped variant (manifest ``shipped: true``) first; within it tflite int8, then onnx int8,
-    then fp32 (then fp16), keeping only formats whose engine is installed here. Imported models
+    The shipped variant (manifest ``shipped: true``) first; within it the format it ships in
+    (``ship_format: true``, e.g. deblur's tflite_fp16), then tflite int8, onnx int8, fp32, fp16,
+    keeping only formats whose engine is installed here. Imported models
     (``role`` peer / teacher) come only after every model of our own.
     """
     found = list_models(task, dist)
@@ -104,7 +105,7 @@ def find_model(task: str, dist: Union[str, Path] = "dist", format: Optional[str]
     def key(m):
         fp = f"{m['format']}_{m['precision']}"
         return (not m.get("shipped", False), m.get("role", "ours") not in (None, "ours"),
-                PREFERENCE.index(fp) if fp in PREFERENCE else 99,
+                not m.get("ship_format", False), PREFERENCE.index(fp) if fp in PREFERENCE else 99,
                 m.get("variant", ""))
 
     return Path(sorted(runnable, key=key)[0]["_dir"])

@@ -13,6 +13,8 @@ Manifest fields (``version`` 1)::
      "format": "tflite", "precision": "int8", "engine": "litert",
      "file": "model.tflite", "sha256": "...", "bytes": 312345,
      "shipped": true,                       # the variant the runtime/page use by default
+     "ship_format": true,                   # optional: within it, the format a device runs by default
+                                            # (the budgets' ship_format, e.g. deblur's tflite_fp16)
      "input": {"name": "image", "layout": "NHWC", "size": [192, 192], "channels": "RGB",
                "range": [0, 1], "mean": [...], "std": [...], "dtype": "float32",
                "scale": "255"},                 # optional: "255" (default) or "max"
@@ -152,6 +154,11 @@ class ModelEntry:
     def shipped(self) -> bool:
         """The variant the runtime and the page use by default (never an imported model)."""
         return bool((self.manifest or {}).get("shipped", False)) and self.role == "ours"
+
+    @property
+    def ship_format(self) -> bool:
+        """Within the shipped variant, the format ``find_model`` picks first (when its engine is here)."""
+        return self.shipped and bool((self.manifest or {}).get("ship_format", False))
 
 
 def list_models(dist: Union[str, Path] = "dist", task: Optional[str] = None, key_prefix: str = "",

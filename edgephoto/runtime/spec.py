@@ -268,6 +268,7 @@ _ARTIFACT_FIELDS: Dict[str, Dict[str, Any]] = {
     "sha256": {"type": "string"},
     "bytes": {"type": "integer", "minimum": 0},
     "shipped": {"type": "boolean"},
+    "ship_format": {"type": "boolean", "description": "within the shipped variant, the format a device runs by default"},
     "role": {"type": "string", "enum": ["ours", "peer", "teacher"]},
     "params": {"type": ["integer", "null"]},
     "macs": {"type": ["number", "null"]},
