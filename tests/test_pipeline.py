@@ -91,6 +91,20 @@ def test_run_generate_writes_pngs_and_a_contact_sheet(models, tmp_path, capsys):
     assert not list(out.glob(".*"))                              # no temporary files left
 
 
+def test_run_generate_takes_a_generator_directory_or_a_format(models, tmp_path, capsys):
+    from edgephoto.cli import main
+    from edgephoto.runtime import load
+    out = tmp_path / "m"
+    assert main(["run", "generate", "--n", "2", "--size", "64", "--seed", "5", "-o", str(out), "--model",
+                 str(models["generate"]), "--dist", str(tmp_path / "nothing"), "--threads", "1"]) == 0
+    want = load(models["generate"], threads=1).generate(2, 5)
+    assert np.array_equal(np.asarray(Image.open(out / "seed5_001_64px.png")), want[1])
+    capsys.readouterr()
+    rc = main(["run", "generate", "--format", "tflite", "-o", str(tmp_path / "t"), "--dist", str(models["dist"])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no runnable 'generate' model (tflite)" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["--n", "101"], "at most 100 images per generation run"),
     (["--size", "128"], "--size must be one of 64, 256, 1024"),

@@ -30,7 +30,8 @@ def register(sub) -> None:
     p.add_argument("--brightness", help="adjust the -o result: -100..100 or auto (as in edgephoto adjust)")
     p.add_argument("--contrast", help="adjust the -o result: -100..100 or auto")
     p.add_argument("--color", help="adjust the -o result's colour balance: -100 (cool) .. 100 (warm) or auto")
-    p.add_argument("--model", help="exported model directory (default: the shipped model under --dist)")
+    p.add_argument("--model", help="exported model directory (default: the shipped model under --dist); generate: "
+                                   "a generator's directory or a pipeline .json")
     p.add_argument("--dist", default="dist", help="artifact root to search (default: dist)")
     p.add_argument("--format", choices=["tflite", "onnx"], help="restrict the automatic choice to a format")
     p.add_argument("--precision", choices=["int8", "fp16", "fp32"], help="restrict the automatic choice")
@@ -106,7 +107,8 @@ def run_generate(args) -> int:
 
     from ..errors import UserError
     from .imageio import save_atomic
-    from .pipeline import check_count, contact_sheet, load_pipeline, open_generator
+    from . import find_model
+    from .pipeline import check_count, contact_sheet, generator_chain, load_pipeline, open_generator
 
     if args.image:
         raise UserError("generate takes no photo: edgephoto run generate --n 16 --size 256 --seed 7 -o DIR/")
@@ -114,8 +116,13 @@ def run_generate(args) -> int:
         raise UserError("give the output folder: -o DIR/")
     check_count(args.n)
     t0 = time.perf_counter()
-    pipe = load_pipeline(args.model, args.engine, args.threads) if args.model and args.model.endswith(".json") \
-        else open_generator(args.size, args.dist, args.engine, args.threads)
+    if args.model and args.model.endswith(".json"):        # a pipeline file (edgephoto chain)
+        pipe = load_pipeline(args.model, args.engine, args.threads)
+    elif args.model or args.format or args.precision:       # this generator, then the shipped upscaler(s)
+        gen = args.model or find_model("generate", args.dist, args.format, args.precision)
+        pipe = generator_chain(args.size, args.dist, generator=gen, engine=args.engine, threads=args.threads)
+    else:
+        pipe = open_generator(args.size, args.dist, args.engine, args.threads)
     if pipe.side != args.size:
         raise UserError(f"the pipeline {pipe.name} makes {pipe.side} px images, not --size {args.size}")
     images = pipe.generate(args.n, args.seed)
