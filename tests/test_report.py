@@ -88,7 +88,26 @@ def bench_file(tmp_path_factory) -> Path:
     path = base / "reports" / "bench.json"
     path.parent.mkdir()
     path.write_text(json.dumps(synthetic_bench(model, base / "data", gone)))
+    write_fit_result(path.parent / "fit")
     return path
+
+
+def write_fit_result(fit_dir: Path) -> None:
+    """A `compress --fit` result beside the bench (two candidates, one fits; its plot drawn by fit's
+    own code) and one unreadable file: the page shows the first and one note for the second."""
+    from edgephoto.compress.fit import _plot
+    fit_dir.mkdir(parents=True)
+    cand = lambda label, mae, med, fits: {  # noqa: E731
+        "label": label, "key": "onnx_int8", "size_mb": 0.9, "here_s": med / 5, "status": "ok", "fits": fits,
+        "frontier": True, "why": "fits" if fits else "latency upper bound 3 s > 1 s", "quality": {"mae": mae},
+        "estimate": {"median_s": med, "low_s": med * 0.6, "high_s": med * 1.4, "kind": "estimate"}}
+    fr = {"task": "matte", "target": "rpi4", "target_name": "Raspberry Pi 4", "metric": "mae", "split": "val",
+          "limit": 20, "budgets": {"size_mb": 20, "latency_s": 1.0},
+          "candidates": [cand("starter@256 onnx_int8", 0.04, 0.3, True), cand("starter@320 onnx_fp32", 0.03, 2.1, False)],
+          "pick": "starter@256 onnx_int8", "why": "starter@256 onnx_int8: the best val mae of the 1 candidate(s) that fit"}
+    fr["plot"] = _plot(fr, fit_dir / "matte-rpi4.png")
+    (fit_dir / "matte-rpi4.json").write_text(json.dumps(fr))
+    (fit_dir / "retouch-rpi5.json").write_text("{}")
 
 
 def _browser_missing():
@@ -114,6 +133,10 @@ def test_report_page_in_headless_chromium(bench_file, tmp_path):
     assert {"quality_matte.png", "quality_retouch.png", "parity_matte.png", "parity_retouch.png",
             "estimates_matte.png", "grid_matte.png"} <= set(files)
     assert "grid_retouch.png" not in files
+    # the fit result beside the bench: its pick, frontier and plot; the unreadable one is a note
+    assert "fit_matte-rpi4.png" in files and "Fitting to a target" in html and "Fitting to a target" in md
+    assert "Pick: starter@256 onnx_int8" in html and "starter@320 onnx_fp32" in md
+    assert any("retouch-rpi5.json: not a readable fit result" in n for n in res["notes"])
     # every picture is a file beside the page, referenced relatively (no base64), in both renderings
     srcs = re.findall(r'<img src="([^"]+)"', html)
     assert sorted(srcs) == sorted(f"report_files/{f}" for f in files)

@@ -293,7 +293,8 @@ def _why(pick: Candidate, fitting: List[Candidate], cands: List[Candidate], pm: 
 HEADERS = ["candidate", "MB", "here 1T s", "target s (range)", "val quality", "frontier", "verdict"]
 
 
-def _cells(report: Dict[str, Any]) -> List[List[str]]:
+def fit_cells(report: Dict[str, Any]) -> List[List[str]]:
+    """The frontier table's rows (HEADERS), for the Markdown here and the report page."""
     pm = report["metric"]
     out = []
     for c in report["candidates"]:
@@ -314,7 +315,7 @@ def _short(text: str, n: int = 110) -> str:
 
 
 def to_text(report: Dict[str, Any]) -> str:
-    cells = _cells(report)
+    cells = fit_cells(report)
     w = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(HEADERS)]
     lines = [f"fit {report['task']} -> {report['target']} ({report['target_name']}):"]
     lines += ["  " + "  ".join(x.ljust(w[i]) for i, x in enumerate(r)) for r in [HEADERS] + cells]
@@ -328,7 +329,7 @@ def to_markdown(report: Dict[str, Any]) -> str:
           f"{report['budgets']['latency_s']:g} s on the latency's upper bound. Quality: {report['metric']} on the "
           f"val split{' (first ' + str(report['limit']) + ')' if report.get('limit') else ''}, through the runtime.",
           "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    md += ["| " + " | ".join(x.replace("|", "/") for x in r) + " |" for r in _cells(report)]
+    md += ["| " + " | ".join(x.replace("|", "/") for x in r) + " |" for r in fit_cells(report)]
     md += ["", f"**Pick.** {report['why'] or 'No candidate fits.'}", ""]
     if report.get("plot"):
         md += [f"![quality against {report['target']} latency]({Path(report['plot']).name})", ""]

@@ -132,6 +132,43 @@ def _bench_sections(report: Dict[str, Any]) -> List[Section]:
     return out
 
 
+def _fit_sections(fit_dir: Path, figs: "_Figures", notes: List[str]) -> List[Section]:
+    """One sub-section per ``compress --fit`` result in ``fit_dir`` (``<task>-<target>.json``): the
+    pick and why, the frontier table and its plot. Nothing when there are none."""
+    files = sorted(fit_dir.glob("*.json")) if fit_dir.is_dir() else []
+    if not files:
+        return []
+    from ..compress.fit import HEADERS as FIT_HEADERS, fit_cells
+    out = [Section("Fitting to a target", "fit", [
+        f"The results of edgephoto compress --fit --target T in {fit_dir}: every candidate explored (network x input "
+        f"size x precision), its size, its latency on the target (estimated with its range, or measured) and its "
+        f"val quality; the pick is the best quality whose size and latency upper bound meet the target's budgets."])]
+    for f in files:
+        try:
+            fr = json.loads(f.read_text())
+            title = f"{fr['task']} → {fr['target']}"
+            blocks: List[Any] = [f"Pick: {fr['why']}" if fr.get("why") else Note("No candidate fits this target.")]
+            blocks.append(Table(FIT_HEADERS, fit_cells(fr), caption=f"{fr['target_name']}: budgets "
+                                f"{fr['budgets']['size_mb']:g} MB, {fr['budgets']['latency_s']:g} s (upper bound)"))
+            plot = Path(fr["plot"]) if fr.get("plot") else None
+            if plot is not None and not plot.is_absolute():
+                plot = f.parent / plot.name
+            if plot is not None and plot.is_file():
+                name = f"fit_{_safe(f.stem)}.png"
+                shutil.copyfile(plot, figs.tmp / name)
+                fig = figs.draw(name, lambda p: True, f"{title}: val {fr['metric']} against latency on "
+                                                      f"{fr['target']} (bars: the estimate's range).")
+                if fig:
+                    blocks.append(fig)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            n = f"{f.name}: not a readable fit result ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+            notes.append(n)
+            out.append(Section(f.stem, f"fit-{_safe(f.stem)}", [Note(n)], level=3))
+            continue
+        out.append(Section(title, f"fit-{_safe(f.stem)}", blocks, level=3))
+    return out
+
+
 def _estimates_table(chosen: List[Dict[str, Any]], order: List[str]) -> Table:
     """Rows x targets: median (low–high) seconds, "est." or "measured", and "OVER" on a miss; a
     target's budget in its header when the rows share it."""
@@ -160,10 +197,12 @@ def _estimates_table(chosen: List[Dict[str, Any]], order: List[str]) -> Table:
 
 
 def build_report(bench: Path, out: Optional[Path] = None, data: Optional[Path] = None, images: int = 4,
-                 screenshot: Optional[Path] = None, log: Callable[[str], None] = _log) -> Dict[str, Any]:
+                 screenshot: Optional[Path] = None, log: Callable[[str], None] = _log,
+                 fit_dir: Optional[Path] = None) -> Dict[str, Any]:
     """Write ``<out>/report.html``, ``<out>/report.md`` and ``<out>/report_files/*.png`` for the bench
     results in ``bench`` (``out`` default: the bench file's folder; ``data``: the test data root,
-    default the one the bench recorded, else ``data``). Returns the paths and the notes."""
+    default the one the bench recorded, else ``data``; ``fit_dir``: the ``compress --fit`` results,
+    default ``fit/`` beside the bench file). Returns the paths and the notes."""
     bench = Path(bench)
     report = load_bench(bench)
     out = Path(out) if out is not None else bench.parent
@@ -242,6 +281,8 @@ def build_report(bench: Path, out: Optional[Path] = None, data: Optional[Path] =
                 sections.append(Section(task, f"targets-{_safe(task)}", blocks, level=3))
             if how:
                 sections.append(Section("How the estimates are made", "targets-method", [Bullets(how)], level=3))
+
+        sections += _fit_sections(Path(fit_dir) if fit_dir is not None else bench.parent / "fit", figs, notes)
 
         g = Section("Before / after (test split)", "grids")
         sections.append(g)

@@ -28,6 +28,8 @@ def register(sub) -> None:
                         "default: the root the bench recorded, else data)")
     p.add_argument("--images", type=int, default=4,
                    help="test images per task in the grids (a generator's sheet: 4x as many samples)")
+    p.add_argument("--fit", default=None, metavar="DIR",
+                   help="compress --fit results to include (<task>-<target>.json; default: fit/ beside the bench file)")
     p.add_argument("--screenshot", default=None, metavar="PNG",
                    help="also take a full-page screenshot of the page with headless Chromium (skipped with "
                         "one line when chromium is not installed)")
@@ -41,7 +43,8 @@ def run(args) -> int:
 
     res = build_report(Path(args.bench), Path(args.out) if args.out else None,
                        Path(args.data) if args.data else None, images=args.images,
-                       screenshot=Path(args.screenshot) if args.screenshot else None)
+                       screenshot=Path(args.screenshot) if args.screenshot else None,
+                       fit_dir=Path(args.fit) if args.fit else None)
     print(f"written {res['html']} and {res['markdown']} ({len(res['figures'])} image(s) in {res['files']}/)")
     for n in res["notes"]:
         print(f"note: {n}")
