@@ -49,12 +49,13 @@ async function main() {
         for (const job of spec.jobs) {
           const row = { task: job.task, variant: job.variant, key: job.key, backend };
           try {
-            if (shown !== job.photo) {
-              row.size = await page.evaluate(([u, s]) => window.edgephotoBench.photo(u, s), [job.photo, spec.side]);
-              shown = job.photo;
+            const side = job.side || spec.side;   // a 4x upscaler: the photo at side / 4, its output side
+            if (job.photo && shown !== `${job.photo}@${side}`) {
+              row.size = await page.evaluate(([u, s]) => window.edgephotoBench.photo(u, s), [job.photo, side]);
+              shown = `${job.photo}@${side}`;
             }
-            Object.assign(row, await page.evaluate(([m, r, w]) => window.edgephotoBench.time(m, r, w),
-                                                   [job.manifest, spec.runs, spec.warmup]));
+            Object.assign(row, await page.evaluate(([m, r, w, g]) => window.edgephotoBench.time(m, r, w, g),
+                                                   [job.manifest, spec.runs, spec.warmup, job.generate || null]));
           } catch (e) {
             row.error = short(e);
             shown = null;

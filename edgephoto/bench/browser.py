@@ -32,8 +32,9 @@ VENDOR = ["tfjs/dist/tf.min.js", "tfjs-backend-wasm/dist/tf-backend-wasm.min.js"
           "tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm"]
 BACKENDS = ("webgl", "wasm")
 BROWSER_NOTE = ("web/edgephoto.js in headless Chromium (playwright-core), one fresh page per backend; "
-                "timed: model.predict on the task's 1024x1024 bench photo as ImageData (resize or tiles, "
-                "inference, read-back, mask upsample / RGB output; the JPEG decode is not timed); "
+                "timed: model.predict on the task's 1024x1024 bench photo as ImageData (a 4x upscaler: 256x256 "
+                "in; resize or tiles, inference, read-back, mask upsample / RGB output; the JPEG decode is not "
+                "timed; a generator: 100 images through its upscaler chain); "
                 "load = manifest + weights fetched from localhost + graph built; median of timed runs "
                 "after warm-up")
 
@@ -54,6 +55,31 @@ def find_bundles(dist: Path, task: Optional[str] = None, every: bool = False) ->
         rank = (not b["shipped"], b["key"] != "tfjs_fp16", b["variant"], b["key"])
         by_task.setdefault(b["task"], []).append((rank, b))
     return [min(c, key=lambda x: x[0])[1] for _, c in sorted(by_task.items())]
+
+
+def _scale(bundle: Dict[str, Any]) -> int:
+    """Output pixels per input pixel (4 for an upscaler: its photo is drawn at side / 4, as the bench's)."""
+    man = json.loads((Path(bundle["dir"]) / MANIFEST_NAME).read_text())
+    return int((man.get("output") or {}).get("scale") or 1)
+
+
+def generator_job(dist: Path, bundle: Dict[str, Any], images: int, side: int) -> Optional[Dict[str, Any]]:
+    """None for a photo model; for a generator {"n", "chain": upscaler manifest URLs}: each 4x step
+    the TF.js upscaler whose tile is the size it receives (``edgephoto chain``'s ``-tile64``), as
+    web/make_index.py builds the page's chain."""
+    man = json.loads((Path(bundle["dir"]) / MANIFEST_NAME).read_text())
+    if (man.get("input") or {}).get("kind") != "latent":
+        return None
+    ups = list_models(dist, "upscale", key_prefix="tfjs_")
+    chain, s = [], int(((man.get("output") or {}).get("size") or [64])[0])
+    while s < side:
+        fits = [e for e in ups if tuple(e.manifest["input"].get("size") or ()) == (s, s)]
+        if not fits:
+            break
+        e = min(fits, key=lambda e: (e.key != "tfjs_fp16", not e.shipped, e.variant))
+        chain.append("/dist/" + e.dir.resolve().relative_to(Path(dist).resolve()).as_posix() + f"/{MANIFEST_NAME}")
+        s *= int(e.manifest["output"].get("scale") or 4)
+    return {"n": int(images), "chain": chain, "side": s}
 
 
 def _vendor_dir() -> Optional[Path]:
@@ -131,13 +157,18 @@ def _backend_note(info: Dict[str, Any]) -> str:
 def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: Sequence[str] = BACKENDS,
                   runs: int = 3, warmup: int = 1, side: int = 1024, chromium: Optional[str] = None,
                   timeout: float = 1800, photos: Optional[Dict[str, Path]] = None,
-                  log=lambda msg: None, every: bool = False) -> Dict[str, Any]:
+                  log=lambda msg: None, every: bool = False, images: int = 100,
+                  gen_side: int = 256) -> Dict[str, Any]:
     """{"rows": [{task, variant, key, backend, load_s, median_s, runs, note}], "note": one line}.
 
     photos: task -> an image file (default: the bench's photo from ``make_bench_photo``); it is
-    drawn at side x side in the page. Never raises for a missing browser or a failing bundle.
+    drawn at side x side in the page. A generator's bundle is timed making ``images`` images of
+    ``gen_side`` px through the TF.js upscalers (``generator_job``). Never raises for a missing
+    browser or a failing bundle.
     """
     bundles = find_bundles(dist, task, every)
+    for b in bundles:   # a generator runs as the page's Generate tab: through the upscaler chain, no photo
+        b["generate"] = generator_job(Path(dist), b, images, gen_side)
     if not bundles:
         return {"rows": [], "note": "not measured: no TF.js bundle (dist/<task>/<variant>/tfjs_*)"}
     chromium = chromium or default_chromium()
@@ -149,6 +180,8 @@ def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: 
     try:
         files: Dict[str, Path] = {}
         for b in bundles:
+            if b["generate"] is not None:
+                continue
             if photos and b["task"] in photos:
                 files[f"{b['task']}{Path(photos[b['task']]).suffix}"] = Path(photos[b["task"]])
             else:
@@ -158,7 +191,9 @@ def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: 
             jobs = [{"task": b["task"], "variant": b["variant"], "key": b["key"],
                      "manifest": "/dist/" + Path(b["dir"]).resolve().relative_to(Path(dist).resolve()).as_posix()
                                  + f"/{MANIFEST_NAME}",
-                     "photo": "/" + names[b["task"]]} for b in bundles]
+                     "photo": None if b["generate"] else "/" + names[b["task"]], "generate": b["generate"],
+                     "side": max(1, side // _scale(b))}
+                    for b in bundles]
             spec = {"base": base, "page": "/web/bench.html", "backends": list(backends), "runs": max(1, runs),
                     "warmup": max(0, warmup), "side": side, "timeout_s": timeout, "jobs": jobs}
             (tmp / "spec.json").write_text(json.dumps(spec))
@@ -194,6 +229,8 @@ def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: 
                 row.update(load_s=round(r["load_s"], 4), median_s=round(r["median_s"], 4),
                            runs=[round(x, 4) for x in r["runs_s"]], mode=r.get("mode"),
                            num_tensors=r.get("numTensors"), init_s=round(info.get("init_s", 0.0), 3))
+                if r.get("chain"):
+                    row["note"] = f"{r['images']} images at {r['side']} px through {r['chain']}; {row['note']}"
             elif r is not None:
                 row["note"] = f"error: {r['error']}"
             elif "error" not in info:
