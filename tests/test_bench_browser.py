@@ -88,20 +88,24 @@ def test_find_bundles_prefers_shipped_fp16(tmp_path):
 
 def test_a_generator_is_timed_through_its_upscaler_chain_and_an_upscaler_on_a_quarter_photo(tmp_path):
     """The browser column of generate must be the budget's run (100 images at 256 px through the
-    64-px-tile upscaler, as the page's Generate tab), and an upscaler's input 256 px, not 1024."""
+    chain the page composes: the 64-px-tile upscaler when there is one), and an upscaler's input
+    256 px, not 1024."""
     from edgephoto.tasks import get_task
     gen = tmp_path / "generate" / "starter" / "tfjs_fp16"
     _manifest(gen, task="generate", variant="starter", shipped=True)
     up = get_task("upscale").spec
     _manifest(tmp_path / "upscale" / "starter" / "tfjs_fp16", task="upscale", variant="starter", shipped=True)
-    b = {"dir": gen}
-    assert bb.generator_job(tmp_path, b, 100, 256) == {"n": 100, "chain": [], "side": 64}   # no 64-px tile yet
+    bundle = lambda d: next(b for b in bb.find_bundles(tmp_path, every=True) if b["dir"] == d)  # noqa: E731
+    # no 64-px tile yet: the page pads each 64-px image to the shipped upscaler's 256 tile
+    assert bb.generator_job(tmp_path, bundle(gen), 100, 256) == {
+        "n": 100, "chain": ["/dist/upscale/starter/tfjs_fp16/manifest.json"], "side": 256}
     tile = tmp_path / "upscale" / "starter-tile64" / "tfjs_fp16"
     _manifest(tile, task="upscale", variant="starter-tile64", **up.with_input_size(64).to_manifest())
-    assert bb.generator_job(tmp_path, b, 100, 256) == {
+    assert bb.generator_job(tmp_path, bundle(gen), 100, 256) == {
         "n": 100, "chain": ["/dist/upscale/starter-tile64/tfjs_fp16/manifest.json"], "side": 256}
-    assert bb.generator_job(tmp_path, {"dir": tile}, 100, 256) is None      # a photo model
-    assert bb._scale({"dir": tile}) == 4 and bb._scale({"dir": gen}) == 1
+    assert "cannot reach 128 px" in bb.generator_job(tmp_path, bundle(gen), 100, 128)["error"]
+    assert bb.generator_job(tmp_path, bundle(tile), 100, 256) is None      # a photo model
+    assert bb._scale(bundle(tile)) == 4 and bb._scale(bundle(gen)) == 1
 
 
 def test_no_browser_is_a_one_line_note(tmp_path):

@@ -32,7 +32,8 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout, not installed
 from edgephoto.runtime.manifest import MANIFEST_NAME, ManifestError, list_models, load_manifest, write_json_atomic  # noqa: E402
-from edgephoto.runtime.pipeline import PIPELINE_VERSION, SIDES, check_chain, pipeline_path, read_pipeline  # noqa: E402
+from edgephoto.runtime.pipeline import (PIPELINE_VERSION, SIDES, check_chain, compose_chain, pipeline_path,  # noqa: E402
+                                       read_pipeline)
 
 BROWSER_SUFFIX = ".tfjs.json"
 TFJS_PREFERENCE = ("tfjs_fp16", "tfjs_uint8")   # then any other tfjs_* key of the variant
@@ -45,12 +46,6 @@ class NoBundle(ValueError):
 def _abs(p: Path) -> str:
     """An absolute path with symlinks kept: URLs follow the served tree (e.g. dist/ a symlink beside web/)."""
     return os.path.abspath(p)
-
-
-def _rank(e) -> tuple:
-    """Among bundles of one task: ours before imported ones (as find_model), shipped first, fp16
-    first, then by variant."""
-    return (e.role != "ours", not e.shipped, e.key != "tfjs_fp16", e.variant)
 
 
 def browser_pipeline_path(dist: Path, side: int) -> Path:
@@ -84,28 +79,6 @@ def _translate(src: Path, bundles) -> list:
     return out
 
 
-def _compose(side: int, bundles) -> list:
-    """runtime/pipeline.py generator_chain over TF.js bundles: the generator, then upscalers to ``side``."""
-    gens = sorted((e for e in bundles if e.task == "generate"), key=_rank)
-    if not gens:
-        raise ValueError("no TF.js bundle of the generator under dist/ (export it with --formats tfjs_fp16)")
-    steps = [gens[0]]
-    s = int(gens[0].manifest["_spec"].output.size[0])
-    ups = sorted((e for e in bundles if e.task == "upscale"), key=_rank)
-    while s < side:
-        if not ups:
-            raise ValueError(f"the generator makes {s} px images and there is no TF.js bundle of the upscaler "
-                             f"for {side} px")
-        tiled = [e for e in ups if tuple(e.manifest["input"].get("size") or ()) == (s, s)]
-        up = (tiled or ups)[0]
-        steps.append(up)
-        s *= int(up.manifest["_spec"].output.scale or 1)
-    if s != side:
-        raise ValueError(f"the generator makes {int(gens[0].manifest['_spec'].output.size[0])} px images; "
-                         f"the upscaler cannot reach {side} px")
-    return steps
-
-
 def _check(steps) -> int:
     """check_chain on the manifests (no engine needed); the chain's output side."""
     sides = check_chain([SimpleNamespace(spec=e.manifest["_spec"], task=e.task) for e in steps])
@@ -120,9 +93,9 @@ def pipelines(dist: Path, page_dir: Path, bundles) -> tuple:
         source = src.name if src.is_file() else "composed (no device pipeline file)"
         try:
             try:
-                steps = _translate(src, bundles) if src.is_file() else _compose(side, bundles)
+                steps = _translate(src, bundles) if src.is_file() else compose_chain(side, bundles)
             except NoBundle as e:   # e.g. the chain's 64-px upscaler tile exported in the ship format only
-                steps, source = _compose(side, bundles), f"composed ({e})"
+                steps, source = compose_chain(side, bundles), f"composed ({e})"
             got = _check(steps)
             if got != side:
                 raise ValueError(f"the chain makes {got} px images, not {side}")

@@ -48,7 +48,7 @@ def find_bundles(dist: Path, task: Optional[str] = None, every: bool = False) ->
     (``every``: all of them, e.g. the candidates of ``compress --fit --target browser-wasm``)."""
     by_task: Dict[str, List[Tuple[Tuple[bool, bool, str, str], Dict[str, Any]]]] = {}
     for e in list_models(dist, task, key_prefix="tfjs_"):
-        b = {"task": e.task, "variant": e.variant, "key": e.key, "dir": e.dir, "shipped": e.shipped}
+        b = {"task": e.task, "variant": e.variant, "key": e.key, "dir": e.dir, "shipped": e.shipped, "entry": e}
         if every:
             by_task.setdefault(f"{b['task']}/{b['variant']}/{b['key']}", []).append(((), b))
             continue
@@ -59,27 +59,27 @@ def find_bundles(dist: Path, task: Optional[str] = None, every: bool = False) ->
 
 def _scale(bundle: Dict[str, Any]) -> int:
     """Output pixels per input pixel (4 for an upscaler: its photo is drawn at side / 4, as the bench's)."""
-    man = json.loads((Path(bundle["dir"]) / MANIFEST_NAME).read_text())
-    return int((man.get("output") or {}).get("scale") or 1)
+    return int(bundle["entry"].manifest["_spec"].output.scale or 1)
+
+
+def _dist_url(dist: Path, model_dir: Path) -> str:
+    """A model directory's manifest as the bench server serves it (dist/ mounted at /dist/)."""
+    return "/dist/" + Path(model_dir).resolve().relative_to(Path(dist).resolve()).as_posix() + f"/{MANIFEST_NAME}"
 
 
 def generator_job(dist: Path, bundle: Dict[str, Any], images: int, side: int) -> Optional[Dict[str, Any]]:
-    """None for a photo model; for a generator {"n", "chain": upscaler manifest URLs}: each 4x step
-    the TF.js upscaler whose tile is the size it receives (``edgephoto chain``'s ``-tile64``), as
-    web/make_index.py builds the page's chain."""
-    man = json.loads((Path(bundle["dir"]) / MANIFEST_NAME).read_text())
-    if (man.get("input") or {}).get("kind") != "latent":
+    """None for a photo model; for a generator {"n", "chain": upscaler manifest URLs, "side"}: the
+    page's chain after this generator (``pipeline.compose_chain`` over the TF.js bundles, as
+    web/make_index.py composes it), or {"error": why} when no TF.js upscaler reaches ``side``."""
+    from ..runtime.pipeline import compose_chain
+    if bundle["entry"].manifest["_spec"].input.kind != "latent":
         return None
     ups = list_models(dist, "upscale", key_prefix="tfjs_")
-    chain, s = [], int(((man.get("output") or {}).get("size") or [64])[0])
-    while s < side:
-        fits = [e for e in ups if tuple(e.manifest["input"].get("size") or ()) == (s, s)]
-        if not fits:
-            break
-        e = min(fits, key=lambda e: (e.key != "tfjs_fp16", not e.shipped, e.variant))
-        chain.append("/dist/" + e.dir.resolve().relative_to(Path(dist).resolve()).as_posix() + f"/{MANIFEST_NAME}")
-        s *= int(e.manifest["output"].get("scale") or 4)
-    return {"n": int(images), "chain": chain, "side": s}
+    try:
+        steps = compose_chain(side, [bundle["entry"]] + ups)
+    except ValueError as e:
+        return {"error": str(e)}
+    return {"n": int(images), "chain": [_dist_url(dist, e.dir) for e in steps[1:]], "side": side}
 
 
 def _vendor_dir() -> Optional[Path]:
@@ -180,7 +180,7 @@ def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: 
     try:
         files: Dict[str, Path] = {}
         for b in bundles:
-            if b["generate"] is not None:
+            if b["generate"] is not None:   # no photo
                 continue
             if photos and b["task"] in photos:
                 files[f"{b['task']}{Path(photos[b['task']]).suffix}"] = Path(photos[b["task"]])
@@ -188,12 +188,10 @@ def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: 
                 files[f"{b['task']}.jpg"] = make_bench_photo(Path(data), b["task"], tmp / f"{b['task']}.jpg", side)
         names = {n.split(".")[0]: n for n in files}
         with serve(dist, files) as (base, _root):
-            jobs = [{"task": b["task"], "variant": b["variant"], "key": b["key"],
-                     "manifest": "/dist/" + Path(b["dir"]).resolve().relative_to(Path(dist).resolve()).as_posix()
-                                 + f"/{MANIFEST_NAME}",
+            jobs = [{"task": b["task"], "variant": b["variant"], "key": b["key"], "manifest": _dist_url(dist, b["dir"]),
                      "photo": None if b["generate"] else "/" + names[b["task"]], "generate": b["generate"],
                      "side": max(1, side // _scale(b))}
-                    for b in bundles]
+                    for b in bundles if "error" not in (b["generate"] or {})]
             spec = {"base": base, "page": "/web/bench.html", "backends": list(backends), "runs": max(1, runs),
                     "warmup": max(0, warmup), "side": side, "timeout_s": timeout, "jobs": jobs}
             (tmp / "spec.json").write_text(json.dumps(spec))
@@ -233,6 +231,8 @@ def bench_browser(dist: Path, data: Path, task: Optional[str] = None, backends: 
                     row["note"] = f"{r['images']} images at {r['side']} px through {r['chain']}; {row['note']}"
             elif r is not None:
                 row["note"] = f"error: {r['error']}"
+            elif "error" in (b["generate"] or {}):
+                row["note"] = f"error: {b['generate']['error']}"
             elif "error" not in info:
                 row["note"] = "not run"
             rows.append(row)

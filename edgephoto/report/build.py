@@ -150,10 +150,8 @@ def _fit_sections(fit_dir: Path, figs: "_Figures", notes: List[str]) -> List[Sec
             blocks: List[Any] = [f"Pick: {fr['why']}" if fr.get("why") else Note("No candidate fits this target.")]
             blocks.append(Table(FIT_HEADERS, fit_cells(fr), caption=f"{fr['target_name']}: budgets "
                                 f"{fr['budgets']['size_mb']:g} MB, {fr['budgets']['latency_s']:g} s (upper bound)"))
-            plot = Path(fr["plot"]) if fr.get("plot") else None
-            if plot is not None and not plot.is_absolute():
-                plot = f.parent / plot.name
-            if plot is not None and plot.is_file():
+            plot = f.with_suffix(".png")     # the fit writes its plot beside its JSON ("plot": null if none)
+            if fr.get("plot") and plot.is_file():
                 name = f"fit_{_safe(f.stem)}.png"
                 shutil.copyfile(plot, figs.tmp / name)
                 fig = figs.draw(name, lambda p: True, f"{title}: val {fr['metric']} against latency on "

@@ -155,11 +155,6 @@ class ModelEntry:
         """The variant the runtime and the page use by default (never an imported model)."""
         return bool((self.manifest or {}).get("shipped", False)) and self.role == "ours"
 
-    @property
-    def ship_format(self) -> bool:
-        """Within the shipped variant, the format ``find_model`` picks first (when its engine is here)."""
-        return self.shipped and bool((self.manifest or {}).get("ship_format", False))
-
 
 def list_models(dist: Union[str, Path] = "dist", task: Optional[str] = None, key_prefix: str = "",
                 include_broken: bool = False) -> List[ModelEntry]:

@@ -214,6 +214,36 @@ def generator_chain(side: int, dist: Union[str, Path] = "dist", generator: Optio
 
 
 
+def entry_rank(e) -> tuple:
+    """Among exported bundles of one task: ours before imported ones (as find_model), shipped first,
+    fp16 first, then by variant."""
+    return (e.role != "ours", not e.shipped, e.key != "tfjs_fp16", e.variant)
+
+
+def compose_chain(side: int, entries: Sequence[Any]) -> List[Any]:
+    """:func:`generator_chain` over catalogue entries (``manifest.list_models``, e.g. the TF.js
+    bundles, which this host cannot load): the best-ranked generator, then 4x upscalers to ``side``,
+    each the one whose tile is the image's side when there is one. ValueError(why) if it cannot."""
+    gens = sorted((e for e in entries if e.task == "generate"), key=entry_rank)
+    if not gens:
+        raise ValueError("no TF.js bundle of the generator under dist/ (export it with --formats tfjs_fp16)")
+    steps = [gens[0]]
+    s = int(gens[0].manifest["_spec"].output.size[0])
+    ups = sorted((e for e in entries if e.task == "upscale"), key=entry_rank)
+    while s < side:
+        if not ups:
+            raise ValueError(f"the generator makes {s} px images and there is no TF.js bundle of the upscaler "
+                             f"for {side} px")
+        tiled = [e for e in ups if tuple(e.manifest["input"].get("size") or ()) == (s, s)]
+        up = (tiled or ups)[0]
+        steps.append(up)
+        s *= int(up.manifest["_spec"].output.scale or 1)
+    if s != side:
+        raise ValueError(f"the generator makes {int(gens[0].manifest['_spec'].output.size[0])} px images; "
+                         f"the upscaler cannot reach {side} px")
+    return steps
+
+
 def contact_sheet(images: Sequence[np.ndarray], cols: Optional[int] = None, pad: int = 2,
                   max_side: int = 2048):
     """The images on one grid (``cols`` default: the square root), white gaps of ``pad`` px; cells
