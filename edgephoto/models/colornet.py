@@ -19,6 +19,15 @@ model returns ``[ab, class logits]`` and only ``ab`` is exported.
 
 Students (``colornet_s``, ``colornet_xs``) are the same layout, narrower and shallower, with a
 tiny global branch. Inputs: 1 x 1 x H x W, sides multiples of 8.
+
+``head="bins"`` (``colornet_s_bins``) is Zhang et al.'s classification head instead of the tanh
+regression: a 1x1 conv to logits over the quantized a* b* plane (``ab_bin_centres``: a 10-unit grid,
+the 262 cells holding a colour some L* puts inside sRGB), then the annealed mean
+``sum_q softmax(z / T)_q * centre_q`` computed in the graph (a softmax and a fixed 1x1 conv), so the
+exported output is still a* b* / 128 and no runtime changes. Regression to the mean of a bimodal
+colour (a red or a blue car) gives grey; the annealed mean leans to the mode. ``T`` is folded into
+the logit conv by output calibration (``train/calibrate.py``), so the weights carry it. The model
+returns ``[ab, class logits, bin logits]``; the training loss is the cross-entropy on the bins.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import List, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import numpy as np
 
 from . import ARCHS
 from ..registry import lazy_call
@@ -79,6 +89,34 @@ class Fusion(nn.Module):
         return self.act(self.local(x) + self.embed(emb)[:, :, None, None])
 
 
+def ab_bin_centres(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
+    """Q x 2 centres (Lab units) of the ``step`` grid over [-limit, limit]^2 whose cell holds a colour
+    inside the sRGB gamut at some L* (262 cells at step 10; Zhang et al.'s 313 are the cells their
+    ImageNet histogram occupied, with another Lab conversion)."""
+    from ..runtime.lab import lab_to_linear_rgb
+    axis = np.arange(-limit, limit + 1e-6, step, dtype=np.float64)
+    a, b = (g.ravel() for g in np.meshgrid(axis, axis, indexing="ij"))
+    offsets = np.linspace(-step / 2, step / 2, 5)
+    da, db = (g.ravel() for g in np.meshgrid(offsets, offsets, indexing="ij"))
+    light = np.linspace(0.5, 99.5, 199)
+    lab = np.stack(np.broadcast_arrays(light[:, None, None], (a[:, None] + da)[None], (b[:, None] + db)[None]), -1)
+    rgb = lab_to_linear_rgb(lab.reshape(-1, 3), np.float64).reshape(lab.shape)
+    inside = ((rgb >= 0) & (rgb <= 1)).all(axis=-1).any(axis=(0, 2))
+    return np.stack([a[inside], b[inside]], axis=1).astype(np.float32)
+
+
+class AnnealedMean(nn.Module):
+    """Bin logits B x Q x H x W -> the expected a* b* / 128 under ``softmax(logits)`` (B x 2 x H x W).
+    The temperature lives in the logit conv's weights (calibration folds 1/T into them)."""
+
+    def __init__(self, centres: np.ndarray, norm: float = 128.0) -> None:
+        super().__init__()
+        self.register_buffer("centres", torch.as_tensor(centres / norm, dtype=torch.float32).t()[:, :, None, None])
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(torch.softmax(logits, dim=1), self.centres)
+
+
 # ---------------------------------------------------------------- model
 class ColorNet(nn.Module):
     """Encoder (``encoder``: (width, stride) per 3x3 conv), global branch from the encoder's
@@ -86,7 +124,7 @@ class ColorNet(nn.Module):
 
     def __init__(self, encoder: Sequence[Tuple[int, int]], global_from: int, global_convs: Sequence[int],
                  global_fcs: Sequence[int], fusion: int, decoder: Sequence, classes: int = 9,
-                 in_ch: int = 1) -> None:
+                 in_ch: int = 1, head: str = "ab") -> None:
         super().__init__()
         layers, c, taps = [], in_ch, []
         for w, s in encoder:
@@ -105,7 +143,15 @@ class ColorNet(nn.Module):
                 dec.append(conv_relu(c, int(d)))
                 c = int(d)
         self.decoder = nn.Sequential(*dec)
-        self.head = nn.Conv2d(c, 2, 3, padding=1)
+        if head not in ("ab", "bins"):
+            raise ValueError(f"head must be 'ab' or 'bins', not {head!r}")
+        self.head_kind = head
+        if head == "ab":
+            self.head = nn.Conv2d(c, 2, 3, padding=1)
+        else:
+            centres = ab_bin_centres()
+            self.bin_logits = nn.Conv2d(c, len(centres), 1)
+            self.decode = AnnealedMean(centres)
         self.classifier = nn.Linear(self.glob.dim, classes)
         self.up = Up()
         self.multiple = 2 ** sum(1 for _, s in encoder if s == 2)
@@ -118,7 +164,10 @@ class ColorNet(nn.Module):
                 g = h
         emb = self.glob(g)
         y = self.decoder(self.fusion(h, emb))
-        return [self.up(torch.tanh(self.head(y))), self.classifier(emb)]
+        if self.head_kind == "ab":
+            return [self.up(torch.tanh(self.head(y))), self.classifier(emb)]
+        z = self.bin_logits(y)
+        return [self.up(self.decode(z)), self.classifier(emb), z]
 
 
 # ---------------------------------------------------------------- variants
@@ -130,6 +179,10 @@ VARIANTS = {
     "colornet_s": dict(encoder=((32, 2), (64, 1), (64, 2), (96, 1), (96, 2), (128, 1), (128, 1)),
                        global_from=4, global_convs=(96, 128), global_fcs=(128,), fusion=128,
                        decoder=(96, "up", 64, "up", 32)),
+    # colornet_s with the classification head over a* b* bins (Zhang et al.) instead of the tanh
+    "colornet_s_bins": dict(encoder=((32, 2), (64, 1), (64, 2), (96, 1), (96, 2), (128, 1), (128, 1)),
+                            global_from=4, global_convs=(96, 128), global_fcs=(128,), fusion=128,
+                            decoder=(96, "up", 64, "up", 32), head="bins"),
     "colornet_xs": dict(encoder=((16, 2), (32, 1), (32, 2), (64, 2), (96, 1)), global_from=3,
                         global_convs=(64,), global_fcs=(64,), fusion=96, decoder=(64, "up", 32, "up", 16)),
 }

@@ -59,15 +59,20 @@ def rgb_to_l(rgb: np.ndarray) -> np.ndarray:
     return (116.0 * _f(y) - 16.0).astype(np.float32)
 
 
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """float ...x3 Lab -> float32 ...x3 sRGB in [0, 1] (out-of-gamut colours clipped)."""
-    lab = lab.astype(np.float32)
-    white, m = WHITE.astype(np.float32), XYZ_TO_RGB.astype(np.float32)
+def lab_to_linear_rgb(lab: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """float ...x3 Lab -> ...x3 linear RGB, not clipped (outside [0, 1] = outside the sRGB gamut)."""
+    lab = lab.astype(dtype)
+    white, m = WHITE.astype(dtype), XYZ_TO_RGB.astype(dtype)
     fy = (lab[..., 0] + 16.0) / 116.0
     fx = fy + lab[..., 1] / 500.0
     fz = fy - lab[..., 2] / 200.0
     xyz = _finv(np.stack([fx, fy, fz], -1)) * white
-    return linear_to_srgb(xyz @ m.T).astype(np.float32)
+    return xyz @ m.T
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """float ...x3 Lab -> float32 ...x3 sRGB in [0, 1] (out-of-gamut colours clipped)."""
+    return linear_to_srgb(lab_to_linear_rgb(lab)).astype(np.float32)
 
 
 def gray_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ kind ``ab`` upsamples a* b* to the photo and joins them to its own full-resoluti
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -35,6 +36,19 @@ GREY_CHROMA = 5.0        # mean chroma (Lab units) below which an image counts a
 REBALANCE = 0.5          # exponent of the rebalancing weights (0: plain MSE; 1: Zhang et al.'s)
 REBALANCE_MIX = 0.5      # lambda: how much of the uniform distribution is mixed into the prior
 AUX_WEIGHT = 0.01        # the auxiliary classification term (the ab MSE is ~0.01 in size)
+# the classification head (colornet_*_bins): Zhang et al.'s soft encoding and rebalancing
+SOFT_NEAREST = 5         # the truth spreads over its 5 nearest bin centres ...
+SOFT_SIGMA = 5.0         # ... with Gaussian weights of this width (Lab units)
+BIN_REBALANCE = 0.5      # exponent of the bins' rebalancing weights (Zhang: 1; the decode T adds colour)
+BIN_AUX_WEIGHT = 0.1     # the auxiliary hue class beside a cross-entropy of ~2-5
+
+
+@lru_cache(maxsize=1)
+def bin_centres():
+    """The bins head's Q x 2 centres as a torch tensor in ab / 128 units (models/colornet.py)."""
+    import torch
+    from ..models.colornet import ab_bin_centres
+    return torch.as_tensor(ab_bin_centres() / AB_NORM)
 
 
 class ColorizeTask(ImageTask):
@@ -72,22 +86,54 @@ class ColorizeTask(ImageTask):
 
     # ---- losses (ab tensors in [-1, 1] = a*, b* / 128)
     @staticmethod
-    def rebalance_weights(ab, power: float | None = None, mix: float = REBALANCE_MIX, bins: int = 16):
-        """Per-pixel weights B x 1 x H x W, mean 1 over the batch: ``(mix / Q + (1 - mix) p)^-power``
-        of the pixel's a* b* cell (a ``bins`` x ``bins`` grid over [-1, 1]^2) with ``p`` the batch's
-        histogram over its Q occupied cells."""
+    def prior_weights(cell, cells: int, power: float | None = None, mix: float = REBALANCE_MIX):
+        """Per-element weights of the integer colour cells ``cell`` (any shape), mean 1 over them:
+        ``(mix / Q + (1 - mix) p)^-power`` with ``p`` the cells' histogram over its Q occupied cells
+        (Zhang et al.'s prior mixing, with the batch as the prior)."""
         import torch
         power = REBALANCE if power is None else power
         if power <= 0:
-            return torch.ones_like(ab[:, :1])
-        idx = ((ab.detach().clamp(-1, 1 - 1e-6) + 1) * (bins / 2)).long()
-        cell = idx[:, 0] * bins + idx[:, 1]
-        hist = torch.bincount(cell.flatten(), minlength=bins * bins).float()
+            return torch.ones(cell.shape, device=cell.device)
+        hist = torch.bincount(cell.flatten(), minlength=cells).float()
         p = hist / hist.sum()
         q = float((hist > 0).sum())
         w = (mix / q + (1 - mix) * p) ** (-power)
         w = w / (p * w).sum()                      # E_p[w] = 1
-        return w[cell][:, None]
+        return w[cell]
+
+    @classmethod
+    def rebalance_weights(cls, ab, power: float | None = None, mix: float = REBALANCE_MIX, bins: int = 16):
+        """Per-pixel weights B x 1 x H x W of ``prior_weights`` over a ``bins`` x ``bins`` grid on [-1, 1]^2."""
+        idx = ((ab.detach().clamp(-1, 1 - 1e-6) + 1) * (bins / 2)).long()
+        return cls.prior_weights(idx[:, 0] * bins + idx[:, 1], bins * bins, power, mix)[:, None]
+
+    @staticmethod
+    def soft_bins(ab, centres, nearest: int = SOFT_NEAREST, sigma: float = SOFT_SIGMA):
+        """Zhang et al.'s soft encoding of a* b* / 128 (B x 2 x H x W) over the bin ``centres``
+        (Q x 2, same units): (B x H x W x ``nearest`` indices of the closest centres, closest first;
+        their Gaussian weights of width ``sigma`` Lab units, summing to 1). A sparse form of the
+        B x Q x H x W target distribution: the cross-entropy only needs these entries."""
+        import torch
+        pix = ab.detach().permute(0, 2, 3, 1).reshape(-1, 2) * AB_NORM
+        dist, near = torch.cdist(pix, centres * AB_NORM).topk(nearest, dim=-1, largest=False)
+        w = torch.exp(-(dist ** 2 - dist[:, :1] ** 2) / (2 * sigma ** 2))      # relative to the closest
+        w = w / w.sum(-1, keepdim=True)
+        shape = (*ab.shape[:1], *ab.shape[2:], nearest)
+        return near.reshape(shape), w.reshape(shape)
+
+    def bin_loss(self, logits, target):
+        """Rebalanced cross-entropy of the bin logits against the soft-encoded truth (at the logits' size)."""
+        import torch.nn.functional as F
+        centres = bin_centres().to(logits.device)
+        if logits.shape[1] != len(centres):
+            raise ValueError(f"{logits.shape[1]} bin logits for {len(centres)} bins (models/colornet.py ab_bin_centres)")
+        if target.shape[-1] != logits.shape[-1]:
+            target = F.adaptive_avg_pool2d(target, logits.shape[-2:])
+        near, w = self.soft_bins(target, centres)
+        # channels last before the softmax: its backward over a strided dim 1 is several times slower
+        logp = F.log_softmax(logits.permute(0, 2, 3, 1).contiguous(), dim=-1)  # B H W Q
+        ce = -(logp.gather(-1, near) * w).sum(-1)                             # B H W
+        return (self.prior_weights(near[..., 0], len(centres), BIN_REBALANCE) * ce).mean()
 
     @staticmethod
     def hue_class(ab):
@@ -101,13 +147,17 @@ class ColorizeTask(ImageTask):
         return torch.where(chroma < GREY_CHROMA, torch.zeros_like(sector), sector + 1)
 
     def loss(self, raw, target):
+        """The regression head: rebalanced MSE on ab; the bins head (a third output): the
+        rebalanced cross-entropy on its bins. Plus the global branch's auxiliary hue class."""
         import torch.nn.functional as F
         outs = self.outputs(raw)
-        ab = outs[0]
-        mse = (self.rebalance_weights(target) * (ab - target) ** 2).mean()
+        if len(outs) > 2:
+            main, aux_weight = self.bin_loss(outs[2], target), BIN_AUX_WEIGHT
+        else:
+            main, aux_weight = (self.rebalance_weights(target) * (outs[0] - target) ** 2).mean(), AUX_WEIGHT
         if len(outs) > 1 and outs[1] is not None:
-            mse = mse + AUX_WEIGHT * F.cross_entropy(outs[1], self.hue_class(target))
-        return mse
+            main = main + aux_weight * F.cross_entropy(outs[1], self.hue_class(target))
+        return main
 
     def distill_loss(self, student_raw, teacher_raw, target, temperature=1.0, alpha=0.5, hint_weight=0.0):
         """``alpha * task loss + (1 - alpha) * MSE(student ab, teacher ab)`` (T is ignored)."""

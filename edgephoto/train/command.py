@@ -26,6 +26,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from these weights (same architecture): a checkpoint, e.g. starter weights to "
                         "fine-tune, or a deployed .onnx of it (`--arch u2netp_folded --init u2netp.onnx`)")
+    p.add_argument("--init-partial", action="store_true",
+                   help="--init from another architecture: take the tensors whose names and shapes match, "
+                        "initialise the rest (e.g. a new head on trained features)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +68,8 @@ def make_config(args, role: str, profile_role: str, out, arch: str, **extra):
     return TrainConfig(task=args.task, arch=arch or prof_arch, data=data, out=str(out),
                        ckpt_every=args.ckpt_every, eval_every=args.eval_every, seed=args.seed,
                        threads=args.threads, resume=not args.no_resume,
-                       init=getattr(args, "init", None), **prof, **extra)
+                       init=getattr(args, "init", None),
+                       init_partial=getattr(args, "init_partial", False), **prof, **extra)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
@@ -48,6 +48,7 @@ class TrainConfig:
     threads: int = 0                    # 0: torch's default
     teacher: Optional[str] = None       # checkpoint path or model directory -> distillation
     init: Optional[str] = None          # checkpoint whose weights start a new run (fine-tuning)
+    init_partial: bool = False          # --init of another architecture: take the tensors that match
     temperature: float = 2.0
     alpha: float = 0.5                  # weight of the ground-truth loss when distilling
     hint_weight: float = 0.0            # side-output hints when distilling
@@ -78,6 +79,15 @@ class EpochSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return self.n - self.skip
+
+
+def load_matching(model: torch.nn.Module, state: Dict[str, Any]) -> Tuple[int, List[str]]:
+    """Copy the tensors of ``state`` whose name and shape match ``model``'s; returns (count taken,
+    names of the model's tensors left as initialised)."""
+    own = model.state_dict()
+    take = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    model.load_state_dict(take, strict=False)
+    return len(take), sorted(k for k in own if k not in take)
 
 
 def _dist_setup():
@@ -166,12 +176,19 @@ def train(cfg: TrainConfig) -> Dict[str, Any]:
             log(f"[train {cfg.task}/{out.name}] starting from the weights of {cfg.init}")
     elif cfg.init:
         init = read_checkpoint(Path(cfg.init))
-        if init["arch"] != cfg.arch:
+        if init["arch"] != cfg.arch and not cfg.init_partial:
             from ..errors import UserError
-            raise UserError(f"--init {cfg.init} holds a {init['arch']}, not a {cfg.arch}")
-        model.load_state_dict(init["model"])
-        if is_main:
-            log(f"[train {cfg.task}/{out.name}] starting from the weights of {cfg.init}")
+            raise UserError(f"--init {cfg.init} holds a {init['arch']}, not a {cfg.arch} "
+                            f"(--init-partial takes the tensors whose names and shapes match)")
+        if cfg.init_partial:
+            taken, fresh = load_matching(model, init["model"])
+            if is_main:
+                log(f"[train {cfg.task}/{out.name}] from {cfg.init} ({init['arch']}): {taken} tensors taken, "
+                    f"new: {', '.join(fresh) or 'none'}")
+        else:
+            model.load_state_dict(init["model"])
+            if is_main:
+                log(f"[train {cfg.task}/{out.name}] starting from the weights of {cfg.init}")
 
     recipe.prepare(model)     # e.g. QAT's fake quantization, on the loaded weights
     phased = bool(cfg.phases) and hasattr(model, "set_phase")
