@@ -37,3 +37,35 @@ def test_fit_sharpens_a_hedging_mask_and_never_worsens_the_metric():
     assert res["scale"] > 1.0
     # the identity is one of the candidates: a calibrated model is never worse on its fit split
     assert res["after"]["mae"] <= res["before"]["mae"]
+
+
+def test_colorize_bins_temperature_folds_into_the_logit_conv_and_keeps_ab_in_range():
+    """The bins head's calibration is the annealed-mean temperature: folding k = 1/T into the 1x1
+    logit conv makes the exported a* b* the annealed mean at T, computed the way the fit scores it."""
+    task = get_task("colorize")
+    torch.manual_seed(0)
+    model = create_model("colornet_s_bins").eval()
+    assert task.logit_layer(model) is model.bin_logits
+    assert task.logit_layer(create_model("colornet_s")) is None     # the regression head: nothing to fold
+    x = torch.rand(1, 1, 64, 64) * 2 - 1
+    target = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    with torch.no_grad():
+        z = task.calibration_logits(model(x))
+        expected = task.calibrated_prediction(2.5 * z, target)
+        calibrate.fold(task, model, 2.5, 0.0)
+        ab = task.export_module(model)(x)
+    assert ab.shape == (1, 2, 64, 64) and ab.abs().max() <= 1.0
+    got = task.output_prediction(ab[0].permute(1, 2, 0).numpy(), target)
+    assert np.abs(got - expected).max() < 1e-4
+
+
+def test_colorize_calibration_picks_the_most_colourful_temperature_above_the_grey_input():
+    task = get_task("colorize")
+    target = np.full((16, 16, 3), 0.5, np.float32)
+    grey_psnr = task.metrics([task.classical((target * 255 + 0.5).astype(np.uint8))], [target])["psnr"]
+    tried = [(1.0, 0.0, {"psnr": grey_psnr + 0.5}), (2.0, 0.0, {"psnr": grey_psnr + 0.2}),
+             (3.0, 0.0, {"psnr": grey_psnr - 0.3})]
+    assert task.choose_calibration(tried, [(None, target)]) == (2.0, 0.0)
+    # none keeps the grey input's PSNR: the best PSNR, not the most colourful
+    worse = [(k, c, {"psnr": m["psnr"] - 1.0}) for k, c, m in tried]
+    assert task.choose_calibration(worse, [(None, target)]) == (1.0, 0.0)

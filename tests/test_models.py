@@ -77,9 +77,10 @@ def test_forward_backward_every_arch(name):
         loss = p.mean()
         skip = ()
     elif family == "colorizer":    # L in [-1, 1] -> a*b* in [-1, 1] at the same size + global class logits
-        x = torch.rand(2, 1, 64, 48) * 2 - 1
-        ab, logits = model(x)
+        x = torch.rand(2, 1, 64, 48) * 2 - 1          # (+ the bins head's logits at half size)
+        ab, logits, *bins = model(x)
         assert ab.shape == (2, 2, 64, 48) and ab.abs().max() <= 1.0 and logits.shape[0] == 2
+        assert all(b.shape == (2, 262, 32, 24) for b in bins)
         loss = (ab - x.flip(3)).pow(2).mean() + logits.logsumexp(1).mean()
         skip = ()
     elif family == "latent generator":   # N x latent -> N x 3 x 64 x 64 in [-1, 1]

@@ -63,3 +63,38 @@ def test_task_smoke_data_train_export_run(name, tmp_path):
     assert out.shape[:2] == (50 * scale, 70 * scale)
     assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
     assert res.image().size == (70 * scale, 50 * scale)
+
+
+def test_colorize_soft_encoding_spreads_over_the_nearest_bins_and_grey_is_a_bin():
+    """Zhang et al.'s soft encoding: the first index is the nearest bin centre, the weights are a
+    distribution that decreases with distance, and a* = b* = 0 (grey) is itself a bin."""
+    import torch
+    from edgephoto.metrics import AB_NORM
+    from edgephoto.tasks.colorize import bin_centres
+    task = get_task("colorize")
+    centres = bin_centres()
+    assert len(centres) == 262 and (centres.abs().sum(1) == 0).any()
+    ab = (torch.rand(2, 2, 8, 8) - 0.5) * 0.8
+    near, w = task.soft_bins(ab, centres)
+    brute = torch.cdist(ab.permute(0, 2, 3, 1).reshape(-1, 2), centres).argmin(1).reshape(2, 8, 8)
+    assert near.shape == w.shape == (2, 8, 8, 5)
+    assert torch.equal(near[..., 0], brute)
+    assert torch.allclose(w.sum(-1), torch.ones(2, 8, 8)) and (w[..., :-1] >= w[..., 1:] - 1e-6).all()
+    grey = task.soft_bins(torch.zeros(1, 2, 1, 1), centres)[0][0, 0, 0, 0]
+    assert centres[grey].abs().max() * AB_NORM < 1e-3
+
+
+def test_colorize_bins_loss_prefers_the_true_colour():
+    import torch
+    from edgephoto.models import create_model
+    from edgephoto.tasks.colorize import bin_centres
+    task = get_task("colorize")
+    torch.manual_seed(0)
+    model = create_model("colornet_s_bins")
+    target = torch.zeros(1, 2, 32, 32)
+    target[:, 0] = 0.4                                   # a* = 51: red
+    _, hue, z = model(torch.zeros(1, 1, 32, 32))
+    near, _ = task.soft_bins(target[:, :, :16, :16], bin_centres())
+    right = torch.zeros_like(z).scatter_(1, near[..., 0][:, None], 20.0)
+    wrong = torch.zeros_like(z).scatter_(1, torch.zeros_like(near[..., 0])[:, None], 20.0)
+    assert task.loss([None, hue, right], target) < task.loss([None, hue, wrong], target)

@@ -125,3 +125,16 @@ def test_same_command_same_weights_and_resume_continues_exactly(tiny_matte_data,
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
     assert res_b["val"]["mae"] == pytest.approx(res_a["val"]["mae"], abs=1e-6)
+
+
+def test_load_matching_takes_the_shared_tensors_and_names_the_new_head():
+    """``train --init-partial``: a regression colorizer's trained encoder starts the bins-head model."""
+    import torch
+
+    from edgephoto.models import create_model
+    from edgephoto.train.trainer import load_matching
+    torch.manual_seed(0)
+    src, dst = create_model("colornet_s"), create_model("colornet_s_bins")
+    taken, fresh = load_matching(dst, src.state_dict())
+    assert taken > 10 and fresh == ["bin_logits.bias", "bin_logits.weight", "decode.centres"]
+    assert torch.equal(dst.encoder[0][0].weight, src.encoder[0][0].weight)

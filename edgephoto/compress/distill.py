@@ -55,7 +55,9 @@ def _calibrated_copy(args, task, ckpt: Path) -> None:
     if out.is_file() and out.stat().st_mtime >= ckpt.stat().st_mtime:
         return
     data = Path(args.data or task.default_data_root())
-    res = calibrate_checkpoint(ckpt, task.name, data, out)
+    res = calibrate_checkpoint(ckpt, task.name, data, out, required=False)
+    if res is None:          # e.g. colorize's regression head: nothing to calibrate
+        return
     m = res["metric"]
     print(f"[calibrate {task.name}] {out.parent.name}: logits x {res['scale']:g} + {res['shift']:g}, val {m} "
           f"{res['before'][m]:.4f} -> {res['after'][m]:.4f}", flush=True)

@@ -155,8 +155,25 @@ class Task:
         return {}
 
     # model -> the layer producing the exported logits, for output calibration (train/calibrate.py);
-    # None: the task's outputs are not calibrated
+    # None (or a method returning None for a model): the task's outputs are not calibrated
     logit_layer = None
+    # output calibration's (k, c) grid: ``k * logits + c`` (train/calibrate.py)
+    calibration_grid = ((1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0), (-3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0))
+
+    def calibration_logits(self, raw):
+        """The model's raw output -> the logits tensor calibration scales (default: the exported one)."""
+        return self.outputs(raw)[0]
+
+    def calibrated_prediction(self, z, target: np.ndarray) -> np.ndarray:
+        """Calibrated logits (1 x C x h x w) -> the prediction scored against ``target`` (default: a
+        sigmoid mask at the target's size)."""
+        from ..train.calibrate import sigmoid_prediction
+        return sigmoid_prediction(z, target)
+
+    def choose_calibration(self, tried, logits):
+        """[(k, c, val metrics)] -> the (k, c) to fold (default: the gentlest within 1% of the best)."""
+        from ..train.calibrate import gentlest_near_best
+        return gentlest_near_best(self, tried, logits)
 
     def raw_from_exported(self, y):
         """Invert the export head: an exported model's output (a torch NCHW tensor in the head's

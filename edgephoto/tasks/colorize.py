@@ -41,6 +41,7 @@ SOFT_NEAREST = 5         # the truth spreads over its 5 nearest bin centres ...
 SOFT_SIGMA = 5.0         # ... with Gaussian weights of this width (Lab units)
 BIN_REBALANCE = 0.5      # exponent of the bins' rebalancing weights (Zhang: 1; the decode T adds colour)
 BIN_AUX_WEIGHT = 0.1     # the auxiliary hue class beside a cross-entropy of ~2-5
+CALIBRATION_PSNR_MARGIN = 0.1   # dB above the grey input's val PSNR the decode temperature must keep
 
 
 @lru_cache(maxsize=1)
@@ -183,6 +184,37 @@ class ColorizeTask(ImageTask):
                 return y[0] if isinstance(y, (list, tuple)) else y
 
         return AbHead(model).eval()
+
+    # ---- output calibration of the bins head: the annealed-mean temperature (train/calibrate.py)
+    def logit_layer(self, model):
+        """The bins head's 1x1 logit conv (1/T folds into it); a regression head has none."""
+        return getattr(model, "bin_logits", None)
+
+    # k = 1 / T: Zhang et al. decode at T = 0.38; softmax ignores the shift
+    calibration_grid = ((1.25, 1.6, 2.0, 2.6, 3.2, 4.0), (0.0,))
+
+    def calibration_logits(self, raw):
+        return self.outputs(raw)[2]
+
+    def calibrated_prediction(self, z, target):
+        """Bin logits -> the annealed mean a* b* (x2 bilinear, as the model's last step) joined to the
+        truth's own L* -> RGB."""
+        import torch
+        import torch.nn.functional as F
+        ab = F.conv2d(torch.softmax(z, dim=1), bin_centres().t()[:, :, None, None].to(z.dtype))
+        ab = F.interpolate(ab, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return self.output_prediction(ab[0].permute(1, 2, 0).numpy(), target)
+
+    def choose_calibration(self, tried, logits):
+        """The most colourful T (largest k) whose val PSNR is at least the grey input's +
+        ``CALIBRATION_PSNR_MARGIN`` dB; when none is, the best val PSNR."""
+        grey = self.metrics([self.classical((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8)) for _, t in logits],
+                            [t for _, t in logits])["psnr"]
+        ok = [(k, c) for k, c, m in tried if m["psnr"] >= grey + CALIBRATION_PSNR_MARGIN]
+        if ok:
+            return max(ok)
+        k, c, _ = max(tried, key=lambda r: r[2]["psnr"])
+        return k, c
 
     def raw_from_exported(self, y):
         import torch

@@ -1,4 +1,4 @@
-"""Output calibration: fit ``sigmoid(k * z + c)`` on the val split and fold it into the weights.
+"""Output calibration: fit ``k * z + c`` of the exported logits on the val split and fold it into the weights.
 
 A student trained with BCE on ambiguous composites hedges: it answers 0.3-0.6 where the object is
 uncertain, which BCE rewards and MAE (and a user looking at a half-transparent cut-out) does not.
@@ -7,6 +7,11 @@ ranks: ``k`` (sharpness) and ``c`` (bias) are searched on the **val** split (nev
 to optimise the task's primary metric, then folded into the layer that produces the exported
 logits (``Task.logit_layer(model)``, e.g. U2-Net's 1x1 fuse conv), so export, runtime and web page
 see ordinary weights.
+
+The task says what is searched and how a fit is chosen (``Task.calibration_*``): matte's sigmoid
+takes (k, c) and the gentlest fit within 1% of the best; colorize's bins head takes ``k = 1 / T``,
+the annealed-mean temperature of Zhang et al. (the softmax ignores c), and the most colourful T that
+keeps the val PSNR above the grey input's.
 
     python -m edgephoto.train.calibrate CKPT --task matte --data data/matte-real [--size 224] [--out CKPT2]
 """
@@ -21,8 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SHARPNESS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
-BIAS = (-3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0)
 
 
 @torch.no_grad()
@@ -36,41 +39,53 @@ def val_logits(model: torch.nn.Module, task, data_root: Path, size: int, split: 
     out = []
     for ip, tp in task.eval_pairs(data_root, split)[:limit]:
         rgb = np.asarray(Image.fromarray(load_rgb(ip)).resize((size, size), Image.BILINEAR))
-        z = task.outputs(model(task.model_input(rgb)))[0]
+        z = task.calibration_logits(model(task.model_input(rgb)))
         out.append((z, task.load_target(tp)))
     return out
 
 
+def sigmoid_prediction(z: torch.Tensor, target: np.ndarray) -> np.ndarray:
+    """A mask's logits -> its probabilities upsampled bilinearly to the ground truth's size."""
+    return F.interpolate(torch.sigmoid(z), size=target.shape[:2], mode="bilinear",
+                         align_corners=False)[0, 0].numpy()
+
+
 def score(task, logits: Sequence[Tuple[torch.Tensor, np.ndarray]], k: float, c: float) -> Dict[str, float]:
-    """The task's metrics of ``sigmoid(k z + c)`` upsampled bilinearly to each ground truth."""
-    preds = [F.interpolate(torch.sigmoid(k * z + c), size=t.shape[:2], mode="bilinear",
-                           align_corners=False)[0, 0].numpy() for z, t in logits]
+    """The task's metrics of its predictions from ``k z + c`` (``Task.calibrated_prediction``)."""
+    preds = [task.calibrated_prediction(k * z + c, t) for z, t in logits]
     return task.metrics(preds, [t for _, t in logits])
 
 
-def fit(task, logits, sharpness: Sequence[float] = SHARPNESS, bias: Sequence[float] = BIAS,
-        progress=print) -> Dict[str, Any]:
-    """Grid search of (k, c) for the task's primary metric; returns the fit and the metric before/after."""
+def gentlest_near_best(task, tried: Sequence[Tuple[float, float, Dict[str, float]]], logits) -> Tuple[float, float]:
+    """The gentlest (k, c) within 1% of the best primary metric: soft alpha edges survive a small
+    k, not a large one."""
     from ..metrics import metric_info
     info = metric_info(task.primary_metric)
+    best = min(info.sort_key(m[task.primary_metric]) for _, _, m in tried)
+    target = best + abs(best) * 0.01
+    return next((k, c) for k, c, m in sorted(tried, key=lambda r: (r[0], abs(r[1])))
+                if info.sort_key(m[task.primary_metric]) <= target)
+
+
+def fit(task, logits, sharpness: Optional[Sequence[float]] = None, bias: Optional[Sequence[float]] = None,
+        progress=print) -> Dict[str, Any]:
+    """Grid search of (k, c) (the task's ``calibration_grid`` unless given); the task's
+    ``choose_calibration`` picks one. Returns the fit and the metrics before/after."""
+    from ..metrics import metric_info
+    grid_k, grid_c = task.calibration_grid
+    sharpness, bias = sharpness or grid_k, bias or grid_c
+    info = metric_info(task.primary_metric)
     before = score(task, logits, 1.0, 0.0)
-    best = (info.sort_key(before[task.primary_metric]), 1.0, 0.0, before)
     tried = [(1.0, 0.0, before)]
     for i, k in enumerate(sharpness):
-        for c in bias:
-            m = score(task, logits, k, c)
-            tried.append((k, c, m))
-            if info.sort_key(m[task.primary_metric]) < best[0]:
-                best = (info.sort_key(m[task.primary_metric]), k, c, m)
-        progress(f"[calibrate] sharpness {i + 1}/{len(sharpness)}: best so far k={best[1]:g} c={best[2]:g} "
-                 f"{info.format(best[3][task.primary_metric])}")
-    # the gentlest fit within 1% of the best: soft alpha edges survive a small k, not a large one
-    target = best[0] + abs(best[0]) * 0.01
-    for k, c, m in sorted(tried, key=lambda r: (r[0], abs(r[1]))):
-        if info.sort_key(m[task.primary_metric]) <= target:
-            return {"scale": k, "shift": c, "metric": task.primary_metric, "split": "val",
-                    "images": len(logits), "before": before, "after": m}
-    raise AssertionError("unreachable: the best fit is within 1% of itself")
+        tried += [(k, c, score(task, logits, k, c)) for c in bias]
+        best = min(tried, key=lambda r: info.sort_key(r[2][task.primary_metric]))
+        progress(f"[calibrate] sharpness {i + 1}/{len(sharpness)}: best {task.primary_metric} so far "
+                 f"k={best[0]:g} c={best[1]:g} {info.format(best[2][task.primary_metric])}")
+    k, c = task.choose_calibration(tried, logits)
+    after = next(m for kk, cc, m in tried if (kk, cc) == (k, c))
+    return {"scale": k, "shift": c, "metric": task.primary_metric, "split": "val",
+            "images": len(logits), "before": before, "after": after}
 
 
 @torch.no_grad()
@@ -84,15 +99,18 @@ def fold(task, model: torch.nn.Module, scale: float, shift: float) -> None:
 
 
 def calibrate_checkpoint(ckpt: Path, task_name: str, data: Path, out: Path, size: Optional[int] = None,
-                         limit: Optional[int] = None) -> Dict[str, Any]:
-    """Fit on ``data``'s val split, fold, and write the calibrated checkpoint to ``out`` (atomically)."""
+                         limit: Optional[int] = None, required: bool = True) -> Optional[Dict[str, Any]]:
+    """Fit on ``data``'s val split, fold, and write the calibrated checkpoint to ``out`` (atomically).
+    A model without a logit layer is an error, or None when not ``required``."""
     from ..errors import UserError
     from ..tasks import get_task
     from .checkpoint import load_model, save_checkpoint
     task = get_task(task_name)
-    if getattr(task, "logit_layer", None) is None:
-        raise UserError(f"task {task_name} has no logit layer to calibrate (Task.logit_layer)")
     model, state = load_model(ckpt)
+    if getattr(task, "logit_layer", None) is None or task.logit_layer(model) is None:
+        if not required:
+            return None
+        raise UserError(f"a {state['arch']} of task {task_name} has no logit layer to calibrate (Task.logit_layer)")
     size = int(size or state["input_size"])
     logits = val_logits(model, task, Path(data), size, limit=limit)
     if not logits:
