@@ -59,13 +59,16 @@ def test_colorize_bins_temperature_folds_into_the_logit_conv_and_keeps_ab_in_ran
     assert np.abs(got - expected).max() < 1e-4
 
 
-def test_colorize_calibration_picks_the_most_colourful_temperature_above_the_grey_input():
+def test_colorize_calibration_picks_the_warmest_temperature_reaching_the_colour_target_above_grey():
     task = get_task("colorize")
     target = np.full((16, 16, 3), 0.5, np.float32)
     grey_psnr = task.metrics([task.classical((target * 255 + 0.5).astype(np.uint8))], [target])["psnr"]
-    tried = [(1.0, 0.0, {"psnr": grey_psnr + 0.5}), (2.0, 0.0, {"psnr": grey_psnr + 0.2}),
-             (3.0, 0.0, {"psnr": grey_psnr - 0.3})]
-    assert task.choose_calibration(tried, [(None, target)]) == (2.0, 0.0)
+    tried = [(1.0, 0.0, {"psnr": grey_psnr + 0.5, "colourfulness_ratio": 0.4}),
+             (2.0, 0.0, {"psnr": grey_psnr + 0.2, "colourfulness_ratio": 0.55}),
+             (3.0, 0.0, {"psnr": grey_psnr - 0.3, "colourfulness_ratio": 0.7})]
+    assert task.choose_calibration(tried, [(None, target)]) == (2.0, 0.0)    # the most colourful above grey
+    tried.insert(1, (1.5, 0.0, {"psnr": grey_psnr + 0.3, "colourfulness_ratio": 0.61}))
+    assert task.choose_calibration(tried, [(None, target)]) == (1.5, 0.0)    # the warmest reaching the target
     # none keeps the grey input's PSNR: the best PSNR, not the most colourful
     worse = [(k, c, {"psnr": m["psnr"] - 1.0}) for k, c, m in tried]
     assert task.choose_calibration(worse, [(None, target)]) == (1.0, 0.0)

@@ -42,6 +42,7 @@ SOFT_SIGMA = 5.0         # ... with Gaussian weights of this width (Lab units)
 BIN_REBALANCE = 0.5      # exponent of the bins' rebalancing weights (Zhang: 1; the decode T adds colour)
 BIN_AUX_WEIGHT = 0.1     # the auxiliary hue class beside a cross-entropy of ~2-5
 CALIBRATION_PSNR_MARGIN = 0.1   # dB above the grey input's val PSNR the decode temperature must keep
+COLOURFULNESS_TARGET = 0.60     # colourfulness / truth's the decode temperature aims for (the issue's target)
 
 
 @lru_cache(maxsize=1)
@@ -206,14 +207,19 @@ class ColorizeTask(ImageTask):
         return self.output_prediction(ab[0].permute(1, 2, 0).numpy(), target)
 
     def choose_calibration(self, tried, logits):
-        """The most colourful T (largest k) whose val PSNR is at least the grey input's +
-        ``CALIBRATION_PSNR_MARGIN`` dB; when none is, the best val PSNR."""
+        """Among the T whose val PSNR is at least the grey input's + ``CALIBRATION_PSNR_MARGIN`` dB:
+        the warmest (smallest k) reaching ``COLOURFULNESS_TARGET``, else the most colourful. When
+        none keeps that PSNR, the best val PSNR."""
         grey = self.metrics([self.classical((np.clip(t, 0, 1) * 255 + 0.5).astype(np.uint8)) for _, t in logits],
                             [t for _, t in logits])["psnr"]
-        ok = [(k, c) for k, c, m in tried if m["psnr"] >= grey + CALIBRATION_PSNR_MARGIN]
-        if ok:
-            return max(ok)
-        k, c, _ = max(tried, key=lambda r: r[2]["psnr"])
+        ok = sorted((k, c, m) for k, c, m in tried if m["psnr"] >= grey + CALIBRATION_PSNR_MARGIN)
+        if not ok:
+            k, c, _ = max(tried, key=lambda r: r[2]["psnr"])
+            return k, c
+        reach = [(k, c) for k, c, m in ok if m.get("colourfulness_ratio", 0.0) >= COLOURFULNESS_TARGET]
+        if reach:
+            return reach[0]
+        k, c, _ = max(ok, key=lambda r: r[2].get("colourfulness_ratio", 0.0))
         return k, c
 
     def raw_from_exported(self, y):

@@ -143,9 +143,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserError as e:
         print(f"error: {e}")
         return 2
-    m = res["metric"]
-    print(f"calibrated: logits x {res['scale']:g} + {res['shift']:g}; val {m} {res['before'][m]:.4f} -> "
-          f"{res['after'][m]:.4f} on {res['images']} images")
+    changes = ", ".join(f"{k} {res['before'][k]:.4f} -> {v:.4f}" for k, v in res["after"].items()
+                        if isinstance(v, float) and k in res["before"])
+    print(f"calibrated: logits x {res['scale']:g} + {res['shift']:g}; val {changes} on {res['images']} images")
     return 0
 
 
