@@ -157,6 +157,9 @@ class Task:
     # model -> the layer producing the exported logits, for output calibration (train/calibrate.py);
     # None (or a method returning None for a model): the task's outputs are not calibrated
     logit_layer = None
+    # what a calibration fit means, for the model card
+    calibration_note = ("Platt scaling: BCE training leaves the mask hedging at 0.3-0.6 where it is unsure; "
+                        "this makes it decide")
     # output calibration's (k, c) grid: ``k * logits + c`` (train/calibrate.py)
     calibration_grid = ((1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0), (-3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0))
 

@@ -65,7 +65,7 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
   (inference mode `{task.spec.inference.mode}`).
 - Training: {state['step']} steps, batch {cfg.get('batch')}, Adam lr {cfg.get('lr')} (warm-up, /10 for the
   last third), {'distilled from the teacher at T = ' + format(cfg.get('temperature'), 'g') + ', alpha ' + format(cfg.get('alpha'), 'g') if cfg.get('teacher') else (cfg.get('recipe') or 'supervised') + ' recipe'}.
-{teacher_line}{_calibration_line(cfg, state)}- Data: {data_line}
+{teacher_line}{_calibration_line(task, cfg, state)}- Data: {data_line}
 - Measured on the built-in test split ({test['images']} images, at the ground truth's resolution; no
   test image shares a source file with training):
   **{_fmt(task, test)}**.
@@ -85,8 +85,9 @@ def publish(ckpt: Path, task_name: str, data: Path, teacher: Path | None = None,
     return out
 
 
-def _calibration_line(cfg, state) -> str:
-    """The card's line for an output calibrated by ``python -m edgephoto.train.calibrate``."""
+def _calibration_line(task, cfg, state) -> str:
+    """The card's line for an output calibrated by ``python -m edgephoto.train.calibrate``
+    (what the fit means is the task's ``calibration_note``)."""
     cal = cfg.get("calibration")
     if not cal:
         return ""
@@ -94,10 +95,9 @@ def _calibration_line(cfg, state) -> str:
     fit = state.get("metrics", {}).get("calibration", {})
     before, after = fit.get("before", {}).get(m), fit.get("after", {}).get(m)
     moved = f" ({m} {before:.4f} -> {after:.4f})" if before is not None and after is not None else ""
-    return (f"- Output calibration: the exported logits are `{cal['scale']:g} * z + {cal['shift']:g}` (Platt "
-            f"scaling fitted for {m} on {cal['images']} images of the {cal['split']} split{moved}, folded "
-            f"into the last layer: `python -m edgephoto.train.calibrate`). BCE training leaves the mask "
-            f"hedging at 0.3-0.6 where it is unsure; this makes it decide.\n")
+    return (f"- Output calibration: the logits are `{cal['scale']:g} * z + {cal['shift']:g}` "
+            f"({task.calibration_note}; fitted for {m} on {cal['images']} images of the {cal['split']} "
+            f"split{moved}, folded into the logit layer: `python -m edgephoto.train.calibrate`).\n")
 
 
 def _data_line(task, data: Path) -> str:
