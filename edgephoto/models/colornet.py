@@ -32,6 +32,7 @@ returns ``[ab, class logits, bin logits]``; the training loss is the cross-entro
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import List, Sequence, Tuple
 
 import torch
@@ -89,6 +90,7 @@ class Fusion(nn.Module):
         return self.act(self.local(x) + self.embed(emb)[:, :, None, None])
 
 
+@lru_cache(maxsize=None)
 def ab_bin_centres(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
     """Q x 2 centres (Lab units) of the ``step`` grid over [-limit, limit]^2 whose cell holds a colour
     inside the sRGB gamut at some L* (262 cells at step 10; Zhang et al.'s 313 are the cells their
@@ -102,7 +104,14 @@ def ab_bin_centres(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
     lab = np.stack(np.broadcast_arrays(light[:, None, None], (a[:, None] + da)[None], (b[:, None] + db)[None]), -1)
     rgb = lab_to_linear_rgb(lab.reshape(-1, 3), np.float64).reshape(lab.shape)
     inside = ((rgb >= 0) & (rgb <= 1)).all(axis=-1).any(axis=(0, 2))
-    return np.stack([a[inside], b[inside]], axis=1).astype(np.float32)
+    centres = np.stack([a[inside], b[inside]], axis=1).astype(np.float32)
+    centres.flags.writeable = False          # cached: shared by every model and the loss
+    return centres
+
+
+def annealed_mean(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Bin logits B x Q x H x W and centres 2 x Q x 1 x 1 -> ``sum_q softmax(logits)_q * centre_q``."""
+    return F.conv2d(torch.softmax(logits, dim=1), centres)
 
 
 class AnnealedMean(nn.Module):
@@ -114,7 +123,7 @@ class AnnealedMean(nn.Module):
         self.register_buffer("centres", torch.as_tensor(centres / norm, dtype=torch.float32).t()[:, :, None, None])
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(torch.softmax(logits, dim=1), self.centres)
+        return annealed_mean(logits, self.centres)
 
 
 # ---------------------------------------------------------------- model
