@@ -196,8 +196,8 @@ class ColorizeTask(ImageTask):
         """The bins head's 1x1 logit conv (1/T folds into it); a regression head has none."""
         return getattr(model, "bin_logits", None)
 
-    calibration_note = ("the annealed-mean temperature T = 1 / k of the bin softmax, the warmest reaching 60% "
-                        "colourfulness with the PSNR above the grey input's")
+    calibration_note = (f"the annealed-mean temperature T = 1 / k of the bin softmax, the warmest reaching "
+                        f"{COLOURFULNESS_TARGET:.0%} colourfulness with the PSNR above the grey input's")
     # k = 1 / T: Zhang et al. decode at T = 0.38; softmax ignores the shift
     calibration_grid = ((1.25, 1.6, 2.0, 2.6, 3.2, 4.0), (0.0,))
 
