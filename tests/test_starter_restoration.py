@@ -43,8 +43,8 @@ def test_starter_beats_the_classical_method_on_generated_data(task_name, tmp_pat
 def test_colorize_starter_colours_generated_photos(tmp_path):
     """Off its real-photo domain (generated product scenes with arbitrary paint colours) the
     colorize starter still colours: a grey-washed or broken file has a colourfulness near 0 and an
-    ab error far above the grey input's. (The generated split has grey skimage photos, on which the
-    grey input's PSNR is capped at 100 dB: PSNR is no use here.)"""
+    ab error above the grey input's. (Off its domain it does not beat the grey input's PSNR, as it
+    does on real photos; the generated split holds no grey truths, which would cap it at 100 dB.)"""
     if not starter_path("colorize").is_file():
         pytest.skip("no colorize starter weights committed")
     from edgephoto.bench.run import classical_quality
@@ -57,8 +57,9 @@ def test_colorize_starter_colours_generated_photos(tmp_path):
     model, state = load_model(starter_path("colorize"))
     ours = evaluate(model, get_task("colorize"), tmp_path, "test", state["input_size"])
     grey = classical_quality(tmp_path, "colorize", None, method="grayscale")
-    assert ours["colourfulness_ratio"] >= 0.3, ours            # measured 0.45 on these 12
-    assert ours["ab_mse"] <= 1.25 * grey["ab_mse"], (ours, grey)   # measured 1.09 x the grey input's
+    assert ours["colourfulness_ratio"] >= 0.3, ours            # measured 0.43 on these 12
+    assert ours["ab_mse"] <= 1.1 * grey["ab_mse"], (ours, grey)    # measured 0.94 x the grey input's
+    assert ours["psnr"] >= grey["psnr"] - 0.5, (ours, grey)        # measured 0.1 dB below
 
 
 def test_generate_starter_does_not_collapse_and_the_detector_catches_a_collapsed_one(tmp_path):

@@ -25,6 +25,20 @@ from .real_sources import load_photo, real_sources, sample_rng, split_files, wri
 
 SPLIT_SIZES = {"train": 1500, "val": 50, "test": 100}
 SIDE = 256
+MIN_COLOURFULNESS = 5.0    # Hasler-Suesstrunk M; ordinary photos score 30-60, a grey one 0
+MAX_DRAWS = 32
+
+
+def colour_sample(draw: Callable[[int], np.ndarray]) -> np.ndarray:
+    """The first of ``draw(0)``, ``draw(1)``, ... that has colour (a grey truth is no colorization
+    sample); after ``MAX_DRAWS`` grey ones, a clear error rather than a split of grey images."""
+    from ..metrics import colourfulness
+    for attempt in range(MAX_DRAWS):
+        rgb = draw(attempt)
+        if colourfulness(rgb[::2, ::2]) >= MIN_COLOURFULNESS:
+            return rgb
+    raise ValueError(f"{MAX_DRAWS} draws in a row were grey (colourfulness < {MIN_COLOURFULNESS}): "
+                     "the colorize sources hold no colour photos")
 
 
 def gray_of(rgb: np.ndarray) -> np.ndarray:
@@ -45,7 +59,8 @@ def scaled_crop(rng: np.random.Generator, photo: np.ndarray, side: int) -> np.nd
 def make_pair(seed: int, split: str, index: int) -> Tuple[np.ndarray, np.ndarray]:
     rng = sample_rng(seed, split, index)
     photos = split_files("photo", split)
-    color = scaled_crop(rng, load_photo(str(photos[int(rng.integers(len(photos)))].path)), SIDE)
+    color = colour_sample(lambda _: scaled_crop(rng, load_photo(str(photos[int(rng.integers(len(photos)))].path)),
+                                                SIDE))
     return gray_of(color), color
 
 
