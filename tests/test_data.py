@@ -68,3 +68,16 @@ def test_sr_degradations_make_a_quarter_size_input():
         a = DEGRADATIONS.get(name)(hr, 4, np.random.default_rng(3))
         b = DEGRADATIONS.get(name)(hr, 4, np.random.default_rng(3))
         assert a.shape == (16, 12, 3) and a.dtype == np.uint8 and np.array_equal(a, b), name
+
+
+def test_colorize_fallback_has_no_grey_truths():
+    """scikit-image's grey photos (camera, moon, ...) are redrawn: on a grey truth the grey input
+    scores a capped 100 dB PSNR, which swamped the split's mean and steered calibration to grey."""
+    from edgephoto.data.real_colorize import MIN_COLOURFULNESS, colour_sample
+    from edgephoto.data.synthetic_colorize import make_pair
+    from edgephoto.metrics import colourfulness
+    for i in range(30):
+        grey, colour = make_pair(0, "val", i)
+        assert grey.shape == colour.shape[:2] and colourfulness(colour) >= MIN_COLOURFULNESS, i
+    with pytest.raises(ValueError, match="no colour photos"):
+        colour_sample(lambda _: np.full((8, 8, 3), 128, np.uint8))
