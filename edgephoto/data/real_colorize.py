@@ -20,7 +20,9 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 from PIL import Image
 
+from ..metrics import colourfulness
 from ..runtime.lab import gray_rgb
+from .folders import DatasetError
 from .real_sources import load_photo, real_sources, sample_rng, split_files, write_photo_pairs
 
 SPLIT_SIZES = {"train": 1500, "val": 50, "test": 100}
@@ -32,12 +34,11 @@ MAX_DRAWS = 32
 def colour_sample(draw: Callable[[int], np.ndarray]) -> np.ndarray:
     """The first of ``draw(0)``, ``draw(1)``, ... that has colour (a grey truth is no colorization
     sample); after ``MAX_DRAWS`` grey ones, a clear error rather than a split of grey images."""
-    from ..metrics import colourfulness
     for attempt in range(MAX_DRAWS):
         rgb = draw(attempt)
-        if colourfulness(rgb[::2, ::2]) >= MIN_COLOURFULNESS:
+        if colourfulness(rgb) >= MIN_COLOURFULNESS:
             return rgb
-    raise ValueError(f"{MAX_DRAWS} draws in a row were grey (colourfulness < {MIN_COLOURFULNESS}): "
+    raise DatasetError(f"{MAX_DRAWS} draws in a row were grey (colourfulness < {MIN_COLOURFULNESS}): "
                      "the colorize sources hold no colour photos")
 
 
